@@ -1,0 +1,3 @@
+from cyverse_link.cli import main
+
+main()

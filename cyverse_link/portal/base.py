@@ -1,0 +1,47 @@
+"""The ``Portal`` protocol: where links end up (a Symbiota database or an import CSV)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Protocol
+
+from cyverse_link.models import Match, MediaLink
+
+
+@dataclass(frozen=True)
+class SchemaInfo:
+    version: str | None  # schemaversion.versionnumber, None for CSV or when absent
+    table: str  # "media", "images" or "csv"
+
+
+@dataclass
+class WriteResult:
+    """Per source identifier: ``occid`` written, or the error that stopped it."""
+
+    written: dict[str, int] = field(default_factory=dict)  # sourceIdentifier → occid
+    inserted: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    skeletal_created: int = 0
+    errors: dict[str, str] = field(default_factory=dict)  # sourceIdentifier → message
+
+
+class Portal(Protocol):
+    def schema(self) -> SchemaInfo:
+        """Detected schema. Raises ServiceUnavailable, PortalError."""
+        ...
+
+    def match(self, catalogs: Sequence[str]) -> dict[str, Match]:
+        """Look catalog numbers up within the configured collection, in batches (one query
+        per batch, never per file). Every input gets a ``Match``."""
+        ...
+
+    def write(
+        self, links: Sequence[tuple[MediaLink, Match]], *, dry_run: bool = False
+    ) -> WriteResult:
+        """Insert or update (by sourceIdentifier) one row per link; batched, transactional
+        per batch; a failing batch is rolled back and reported per link."""
+        ...
+
+    def close(self) -> None: ...

@@ -1,0 +1,23 @@
+"""The ``UrlProvider`` protocol: iRODS paths → public web URLs (dav-anon or BisQue)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Protocol
+
+from cyverse_link.models import MediaUrls
+from cyverse_link.naming import Rendition
+
+
+class UrlProvider(Protocol):
+    def urls_for(
+        self,
+        original: str,
+        derivatives: Mapping[Rendition, str],
+        *,
+        tags: Mapping[str, str] | None = None,
+    ) -> MediaUrls:
+        """Web URLs for an uploaded, public original (full iRODS path) and its derivative
+        objects. BisQue registers (or reuses) the original; dav-anon only builds strings.
+        Raises PublishError, ServiceUnavailable."""
+        ...

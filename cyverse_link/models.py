@@ -115,6 +115,9 @@ class MediaLink:
     suffix: str | None = None
     sort_occurrence: int | None = None
     file_name: str | None = None
+    # Changed content goes to a new iRODS path (new URLs, since aggregators cache by URL);
+    # the row written for the old path is then updated in place instead of duplicated.
+    previous_source_identifier: str | None = None
 
 
 @dataclass(frozen=True)

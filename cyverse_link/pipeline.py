@@ -23,10 +23,10 @@ from cyverse_link.datastore.base import DataStore
 from cyverse_link.events import Event, EventHandler, EventKind, ignore
 from cyverse_link.mapping import Mapped, Mapper
 from cyverse_link.models import Counts, LocalFile, MatchStatus, MediaUrls, Stage, Status
-from cyverse_link.naming import Rendition, original_path, versioned_path
+from cyverse_link.naming import original_path, versioned_path
 from cyverse_link.portal.base import Portal
 from cyverse_link.publish.base import UrlProvider
-from cyverse_link.transfer import FileFailed, Job, RetryPolicy, Transfer
+from cyverse_link.transfer import FileFailed, Job, RetryPolicy, Transfer, derivative_paths
 
 
 class StateLedger(Protocol):
@@ -187,8 +187,8 @@ class SyncRun:
             self.emit(Event(EventKind.UNCHANGED, lf.rel_path))
             self.result.entries.append(
                 FileEntry(
-                    lf.rel_path, Stage.MAPPED, "unchanged", rec.catalog, rec.remote_path,
-                    _urls(rec), rec.occid,
+                    lf.rel_path, Stage.MAPPED, "unchanged", rec.catalog, rec.irods_path,
+                    rec.urls, rec.occid,
                 )
             )  # fmt: skip
             return None
@@ -209,23 +209,23 @@ class SyncRun:
         catalog, suffix = ident
         base = original_path(self.settings.irods.collection, lf.rel_path)
         job = Job(lf.rel_path, local, lf.size, lf.mtime_ns, md5, catalog, suffix, base)
-        if rec is not None and rec.md5 == md5 and rec.remote_path:
+        if rec is not None and rec.md5 == md5 and rec.irods_path:
             done = last_done(rec)
             return replace(
                 job,
-                remote=rec.remote_path,
+                remote=rec.irods_path,
                 resume_at=done if done >= Stage.UPLOADED else Stage.IDENTIFIED,
-                previous_remote=rec.previous_remote,
+                previous_remote=rec.previous_irods_path,
                 overwrite_ok=done < Stage.UPLOADED,
                 mime=rec.mime,
-                derivatives=_derivatives(rec),
-                urls=_urls(rec) if done >= Stage.REGISTERED else None,
+                derivatives=derivative_paths(self.settings, rec.irods_path, md5, rec.mime),
+                urls=rec.urls if done >= Stage.REGISTERED else None,
             )
         previous: str | None = None
-        if rec is not None and rec.remote_path and last_done(rec) >= Stage.UPLOADED:
-            previous = rec.remote_path  # earlier content, verified there: keep it, never overwrite
+        if rec is not None and rec.irods_path and last_done(rec) >= Stage.UPLOADED:
+            previous = rec.irods_path  # earlier content, verified there: keep it, never overwrite
         elif rec is not None:
-            previous = rec.previous_remote
+            previous = rec.previous_irods_path
         if previous:
             job = replace(job, remote=versioned_path(base, md5), previous_remote=previous)
         self._record(
@@ -237,9 +237,8 @@ class SyncRun:
             mtime_ns=lf.mtime_ns,
             catalog=catalog,
             suffix=suffix,
-            remote_path=None,
-            previous_remote=previous,
-            error=None,
+            irods_path=None,
+            previous_irods_path=previous,
         )
         return job
 
@@ -286,21 +285,3 @@ class SyncRun:
                 job.rel_path, stage, status, job.catalog, job.remote, job.urls, m.occid, m.error
             )
         )
-
-
-def _urls(rec: Any) -> MediaUrls | None:
-    url = getattr(rec, "url", None)
-    if not url:
-        return None
-    return MediaUrls(
-        url=url,
-        thumbnail_url=getattr(rec, "thumbnail_url", None),
-        original_url=getattr(rec, "original_url", None),
-        archive_url=getattr(rec, "archive_url", None),
-        format=getattr(rec, "format", None) or "image/jpeg",
-    )
-
-
-def _derivatives(rec: Any) -> dict[Rendition, str]:
-    raw = getattr(rec, "derivatives", None) or {}
-    return {Rendition(k): v for k, v in raw.items()}

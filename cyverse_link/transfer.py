@@ -146,9 +146,7 @@ class Transfer:
                     derived[rendition] = (f.path, f.md5)
                     paths[rendition] = derivative_path(remote, job.md5, rendition)
             # Record the target before writing: a partial object there is then known to be ours.
-            self.record(
-                job.rel_path, Stage.DERIVED, Status.DONE, **_job_fields(job), derivatives=paths
-            )
+            self.record(job.rel_path, Stage.DERIVED, Status.DONE, **_job_fields(job))
             try:
                 for rendition, (local, md5) in derived.items():
                     self._put(job.rel_path, local, paths[rendition], md5)
@@ -187,7 +185,7 @@ class Transfer:
             lambda: self.provider.urls_for(job.remote, job.derivatives, tags=tags),
         )
         job = replace(job, urls=urls, resume_at=Stage.REGISTERED)
-        self.record(job.rel_path, Stage.REGISTERED, Status.DONE, **_url_fields(urls))
+        self.record(job.rel_path, Stage.REGISTERED, Status.DONE, urls=urls)
         return job
 
     # -- helpers ------------------------------------------------------------------------------
@@ -255,17 +253,19 @@ def _job_fields(job: Job) -> dict[str, Any]:
         "mtime_ns": job.mtime_ns,
         "catalog": job.catalog,
         "suffix": job.suffix,
-        "remote_path": job.remote,
-        "previous_remote": job.previous_remote,
+        "irods_path": job.remote,
+        "previous_irods_path": job.previous_remote,
         "mime": job.mime,
     }
 
 
-def _url_fields(urls: MediaUrls) -> dict[str, Any]:
-    return {
-        "url": urls.url,
-        "thumbnail_url": urls.thumbnail_url,
-        "original_url": urls.original_url,
-        "archive_url": urls.archive_url,
-        "format": urls.format,
-    }
+def derivative_paths(
+    settings: Settings, remote: str, md5: str, mime: str | None
+) -> dict[Rendition, str]:
+    """Where the derivatives of ``remote`` live (what ``_derive_and_upload`` wrote)."""
+    if not settings.derivatives.enabled:
+        return {}
+    kinds = [Rendition.WEB, Rendition.THUMB]
+    if mime != "image/jpeg":
+        kinds.append(Rendition.LARGE)
+    return {r: derivative_path(remote, md5, r) for r in kinds}

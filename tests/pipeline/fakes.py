@@ -44,14 +44,15 @@ class FakeLedger:
             rel_path,
             SimpleNamespace(
                 stage=Stage.DISCOVERED, status=Status.PENDING, size=None, mtime_ns=None,
-                md5=None, catalog=None, suffix=None, remote_path=None, previous_remote=None,
-                mime=None, derivatives=None, url=None, thumbnail_url=None, original_url=None,
-                archive_url=None, format=None, occid=None, error=None,
+                md5=None, catalog=None, suffix=None, irods_path=None, previous_irods_path=None,
+                mime=None, urls=None, occid=None, error=None,
             ),
         )  # fmt: skip
         row.stage, row.status = stage, status
+        row.error = None
         for k, v in fields.items():
-            setattr(row, k, dict(v) if isinstance(v, Mapping) else v)
+            assert hasattr(row, k), k
+            setattr(row, k, v)
 
     def fail(self, rel_path: str, stage: Stage, error: str) -> None:
         self.advance(rel_path, stage, Status.FAILED, error=error)

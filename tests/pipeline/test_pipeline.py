@@ -153,7 +153,7 @@ def test_changed_image_gets_new_path_and_updates_its_row(tmp_path: Path, drop: P
     r = w.run()
     assert r.counts.uploaded == 1 and r.counts.mapped == 1
     assert w.store.objects[old] == old_bytes  # never overwritten
-    new = w.ledger.rows["ASU0000001.jpg"].remote_path
+    new = w.ledger.rows["ASU0000001.jpg"].irods_path
     assert new != old and new.startswith(f"{COLL}/ASU0000001.v")
     assert f"irods:{old}" not in w.portal.rows  # row moved, not duplicated
     occ, link = w.portal.rows[f"irods:{new}"]
@@ -163,7 +163,7 @@ def test_changed_image_gets_new_path_and_updates_its_row(tmp_path: Path, drop: P
     f.write_bytes(jpeg((250, 250, 0)))
     touch_later(f)
     w.run()
-    newer = w.ledger.rows["ASU0000001.jpg"].remote_path
+    newer = w.ledger.rows["ASU0000001.jpg"].irods_path
     assert newer not in (old, new) and w.store.objects[old] == old_bytes
     assert [sid for sid in w.portal.rows if "ASU0000001." in sid or "ASU0000001.v" in sid] == [
         f"irods:{newer}"

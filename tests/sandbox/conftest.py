@@ -34,14 +34,9 @@ def connect(server: SandboxIrods) -> Iterator[SessionFactory]:
 
     def factory(user: str = "alice", password: str | None = None, **kw: object) -> iRODSSession:
         pw = USERS.get(user, "") if password is None else password
+        kw.setdefault("connection_timeout", 10)
         sess = iRODSSession(
-            host=server.host,
-            port=server.port,
-            user=user,
-            password=pw,
-            zone=ZONE,
-            connection_timeout=10,
-            **kw,
+            host=server.host, port=server.port, user=user, password=pw, zone=ZONE, **kw
         )
         sessions.append(sess)
         return sess

@@ -182,6 +182,23 @@ class SandboxIrods:
             cat.dirty = True
         return path
 
+    def seed_object(
+        self, path: str, data: bytes, owner: str = ADMIN_USER, checksum: bool = True
+    ) -> None:
+        """Create or replace a data object directly in the catalog (fast test set-up; no
+        permission checks, parents created as ``owner``)."""
+        cat = self.catalog
+        with cat.lock:
+            parent_path = path.rsplit("/", 1)[0] or "/"
+            parent = cat.mkcoll(parent_path, owner, parents=True)
+            obj = cat.objs.get(path) or cat.create_obj(path, owner, parent)
+            rep = obj.replicas[0]
+            cat.store.truncate(rep.blob, 0)
+            cat.store.write(rep.blob, 0, data)
+            rep.size, rep.status = len(data), "1"
+            rep.checksum = cat.store.md5(rep.blob) if checksum else ""
+            cat.dirty = True
+
     # ---- inspection helpers (tests) -----------------------------------------------------------
     def object(self, path: str) -> ObjectInfo:
         """Size, checksum (None when not registered), bytes and status of replica 0."""

@@ -44,6 +44,7 @@ from cyverse_link.errors import (
     CyverseLinkError,
     DataStoreError,
     NotFound,
+    ServiceUnavailable,
     TransferFailed,
 )
 from cyverse_link.models import RemoteObject
@@ -164,9 +165,11 @@ class IrodsStore:
         except CyverseLinkError:
             raise
         except Exception as exc:
+            error = translate(exc, action, path)
             if isinstance(exc, TRANSIENT):
                 session.cleanup()  # drop connections left checked out by the failure
-            raise translate(exc, action, path) from exc
+                error = ServiceUnavailable(str(error))  # not a transfer: the service is away
+            raise error from exc
 
     # -- DataStore --------------------------------------------------------------------------
 

@@ -35,10 +35,17 @@ class Problem(enum.StrEnum):
     WRONG_EXTENSION = "wrong_extension"
     TOO_LARGE = "too_large"  # a flag, not fatal: needs a web derivative
     NO_CATALOG_NUMBER = "no_catalog_number"
+    UNREADABLE = "unreadable"  # permission denied, I/O error
 
 
 FATAL_PROBLEMS = frozenset(
-    {Problem.EMPTY, Problem.CORRUPT, Problem.NOT_IMAGE, Problem.NO_CATALOG_NUMBER}
+    {
+        Problem.EMPTY,
+        Problem.CORRUPT,
+        Problem.NOT_IMAGE,
+        Problem.NO_CATALOG_NUMBER,
+        Problem.UNREADABLE,
+    }
 )
 
 
@@ -131,7 +138,8 @@ class Match:
 
     @property
     def occid(self) -> int | None:
-        return self.occids[0] if self.status is MatchStatus.MATCHED else None
+        # CSV mode: MATCHED without occids (the portal's import tool does the matching)
+        return self.occids[0] if self.status is MatchStatus.MATCHED and self.occids else None
 
 
 @dataclass

@@ -100,6 +100,28 @@ def cli(
     )
 
 
+def _set_config(ctx: click.Context, _param: click.Parameter, value: Path | None) -> None:
+    if value is not None:
+        ctx.find_object(Context).config_path = value  # type: ignore[union-attr]
+
+
+def _set_json(ctx: click.Context, _param: click.Parameter, value: bool) -> None:
+    if value:
+        ctx.find_object(Context).json_output = True  # type: ignore[union-attr]
+
+
+def command_options(func: F) -> F:
+    """``-c/--config`` and ``--json`` also after the command name (``plan -c x.yaml``)."""
+    func = click.option(
+        "--json", is_flag=True, expose_value=False, callback=_set_json, is_eager=True,
+        help="Machine-readable result on stdout.",
+    )(func)  # fmt: skip
+    return click.option(
+        "-c", "--config", type=click.Path(path_type=Path), expose_value=False,
+        callback=_set_config, is_eager=True, help="Config file (overrides the global -c).",
+    )(func)  # fmt: skip
+
+
 @cli.command()
 @click.argument("path", type=click.Path(path_type=Path), default=None, required=False)
 @click.option("--force", is_flag=True, help="Overwrite an existing file.")
@@ -145,6 +167,7 @@ def _stdin_is_terminal() -> bool:
 
 
 @credentials.command("set")
+@command_options
 @click.argument("service", type=SERVICE_CHOICE)
 @click.pass_obj
 @handle_errors
@@ -158,6 +181,7 @@ def credentials_set(obj: Context, service: Service) -> None:
 
 
 @credentials.command("delete")
+@command_options
 @click.argument("service", type=SERVICE_CHOICE)
 @click.pass_obj
 @handle_errors
@@ -175,6 +199,7 @@ def credentials_delete(obj: Context, service: Service) -> None:
 
 
 @cli.command()
+@command_options
 @click.pass_obj
 @handle_errors
 def plan(obj: Context) -> None:
@@ -191,6 +216,7 @@ def plan(obj: Context) -> None:
 
 
 @cli.command()
+@command_options
 @click.option("--failed", is_flag=True, help="List failed files with their errors.")
 @click.pass_obj
 @handle_errors

@@ -35,10 +35,17 @@ class Problem(enum.StrEnum):
     WRONG_EXTENSION = "wrong_extension"
     TOO_LARGE = "too_large"  # a flag, not fatal: needs a web derivative
     NO_CATALOG_NUMBER = "no_catalog_number"
+    UNREADABLE = "unreadable"  # permission denied, I/O error
 
 
 FATAL_PROBLEMS = frozenset(
-    {Problem.EMPTY, Problem.CORRUPT, Problem.NOT_IMAGE, Problem.NO_CATALOG_NUMBER}
+    {
+        Problem.EMPTY,
+        Problem.CORRUPT,
+        Problem.NOT_IMAGE,
+        Problem.NO_CATALOG_NUMBER,
+        Problem.UNREADABLE,
+    }
 )
 
 

@@ -1,0 +1,411 @@
+"""The local state ledger: one row per drop-folder file, one row per run (SQLAlchemy 2 Core).
+
+SQLite by default; any SQLAlchemy URL works (several hosts may share a MySQL/PostgreSQL ledger).
+Every transition is its own committed transaction, so a killed run resumes exactly where it
+stopped. Schema changes are registered migration functions recorded in ``schema_version``.
+
+Row semantics: ``stage`` is the step the ``status`` refers to. ``advance(p, Stage.UPLOADED)``
+means "upload done"; ``fail(p, Stage.UPLOADED, err)`` means "upload tried and failed" (retry it).
+
+``iter_records()`` yields rows in the code-point order of ``rel_path`` — the order ``scan``
+yields files — so callers merge-join both streams in flat memory (see ``plan.RecordCursor``).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.dialects import mysql
+from sqlalchemy.engine import Connection, Engine
+
+from cyverse_link.errors import LedgerError
+from cyverse_link.lock import RunLock, lock_path_for
+from cyverse_link.models import Counts, LocalFile, MediaUrls, Problem, Stage, Status
+
+__all__ = ["FileRecord", "Ledger", "RunLock", "RunRecord", "lock_path_for"]
+
+MAX_ERROR_CHARS = 2000
+# MySQL/MariaDB: a unique utf8mb4 key may span 3072 bytes → 768 characters; binary collation
+# so ORDER BY matches Python's code-point order (utf8mb4 bytes sort like code points).
+_REL_PATH = sa.String(1024).with_variant(
+    mysql.VARCHAR(768, charset="utf8mb4", collation="utf8mb4_bin"), "mysql", "mariadb"
+)
+
+metadata = sa.MetaData()
+schema_version = sa.Table(
+    "schema_version", metadata, sa.Column("version", sa.Integer, nullable=False)
+)
+files = sa.Table(
+    "files",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("rel_path", _REL_PATH, nullable=False, unique=True),
+    sa.Column("size", sa.BigInteger, nullable=False, default=0),
+    sa.Column("mtime_ns", sa.BigInteger, nullable=False, default=0),
+    sa.Column("md5", sa.String(32)),
+    sa.Column("mime", sa.String(100)),
+    sa.Column("catalog", sa.String(255)),
+    sa.Column("suffix", sa.String(255)),
+    sa.Column("stage", sa.Integer, nullable=False, default=0),
+    sa.Column("status", sa.String(16), nullable=False, default=Status.PENDING.value),
+    sa.Column("problems", sa.String(255), nullable=False, default=""),
+    sa.Column("detail", sa.Text),
+    sa.Column("irods_path", sa.Text),
+    sa.Column("urls", sa.Text),
+    sa.Column("occid", sa.Integer),
+    sa.Column("error", sa.Text),
+    sa.Column("attempts", sa.Integer, nullable=False, default=0),
+    sa.Column("updated_at", sa.DateTime, nullable=False),
+    sa.Column("last_run", sa.Integer),
+)
+runs = sa.Table(
+    "runs",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("command", sa.String(50), nullable=False),
+    sa.Column("started", sa.DateTime, nullable=False),
+    sa.Column("finished", sa.DateTime),
+    sa.Column("counts", sa.Text),
+    sa.Column("report_path", sa.Text),
+)
+sa.Index("ix_files_status", files.c.status, files.c.stage)
+
+_MIGRATIONS: dict[int, Callable[[Connection], None]] = {}
+
+
+def migration(version: int) -> Callable[[Callable[[Connection], None]], Callable[..., None]]:
+    """Register a schema migration; versions run once each, in order, in one transaction."""
+
+    def register(fn: Callable[[Connection], None]) -> Callable[[Connection], None]:
+        _MIGRATIONS[version] = fn
+        return fn
+
+    return register
+
+
+@migration(1)
+def _create_tables(conn: Connection) -> None:
+    # Uses today's table objects (with their index). When ``files`` changes, add a migration
+    # and give this one a frozen copy of the version-1 definition.
+    files.create(conn)
+    runs.create(conn)
+
+
+SCHEMA_VERSION = max(_MIGRATIONS)
+_FIELDS = frozenset(c.name for c in files.columns) - {"id", "rel_path", "stage", "status"}
+
+
+@dataclass(frozen=True)
+class FileRecord:
+    """One ledger row, decoded into model types."""
+
+    rel_path: str
+    size: int
+    mtime_ns: int
+    md5: str | None
+    stage: Stage
+    status: Status
+    mime: str | None = None
+    catalog: str | None = None
+    suffix: str | None = None
+    problems: tuple[Problem, ...] = ()
+    detail: str | None = None
+    irods_path: str | None = None
+    urls: MediaUrls | None = None
+    occid: int | None = None
+    error: str | None = None
+    attempts: int = 0
+    updated_at: datetime | None = None
+    last_run: int | None = None
+
+    def same_file(self, size: int, mtime_ns: int) -> bool:
+        """The quick check (size + mtime, like rsync): True means "do not re-read it"."""
+        return self.md5 is not None and (self.size, self.mtime_ns) == (size, mtime_ns)
+
+    def to_local_file(self) -> LocalFile:
+        return LocalFile(
+            self.rel_path,
+            self.size,
+            self.mtime_ns,
+            self.md5,
+            self.mime,
+            self.problems,
+            self.detail,
+        )
+
+    @property
+    def complete(self) -> bool:
+        return self.stage is Stage.MAPPED and self.status is Status.DONE
+
+
+@dataclass(frozen=True)
+class RunRecord:
+    id: int
+    command: str
+    started: datetime
+    finished: datetime | None
+    counts: dict[str, Any] | None
+    report_path: str | None
+
+
+def _now() -> datetime:
+    return datetime.now(UTC).replace(tzinfo=None)
+
+
+def _encode(name: str, value: Any) -> Any:
+    if name == "urls":
+        return None if value is None else json.dumps(dataclasses.asdict(value), sort_keys=True)
+    if name == "problems":
+        return ",".join(Problem(p).value for p in value)
+    if name == "error" and value is not None:
+        return str(value)[:MAX_ERROR_CHARS]
+    return value
+
+
+def _decode(row: sa.Row[Any]) -> FileRecord:
+    m = row._mapping
+    urls = MediaUrls(**json.loads(m["urls"])) if m["urls"] else None
+    problems = tuple(Problem(p) for p in m["problems"].split(",") if p)
+    return FileRecord(
+        rel_path=m["rel_path"], size=m["size"], mtime_ns=m["mtime_ns"], md5=m["md5"],
+        stage=Stage(m["stage"]), status=Status(m["status"]), mime=m["mime"],
+        catalog=m["catalog"], suffix=m["suffix"], problems=problems, detail=m["detail"],
+        irods_path=m["irods_path"], urls=urls, occid=m["occid"], error=m["error"],
+        attempts=m["attempts"], updated_at=m["updated_at"], last_run=m["last_run"],
+    )  # fmt: skip
+
+
+class Ledger:
+    """The state ledger at ``db_url``; creates or migrates the schema on open.
+
+    Raises ``LedgerError`` (never a raw SQLAlchemy error) for every database problem; messages
+    show the URL without its password.
+    """
+
+    def __init__(self, db_url: str, *, yield_per: int = 1000) -> None:
+        self.yield_per = yield_per
+        try:
+            url = sa.make_url(db_url)
+        except sa.exc.ArgumentError as exc:
+            raise LedgerError(f"state.db_url: not a database URL ({exc})") from None
+        self.safe_url = url.render_as_string(hide_password=True)
+        kwargs: dict[str, Any] = {}
+        if url.get_backend_name() == "sqlite":
+            database = url.database or ""
+            if database and database != ":memory:" and not database.startswith("file:"):
+                Path(database).parent.mkdir(parents=True, exist_ok=True)
+            else:
+                kwargs["poolclass"] = sa.pool.StaticPool  # one shared in-memory database
+            kwargs["connect_args"] = {"timeout": 30}
+        self._engine: Engine = sa.create_engine(url, **kwargs)
+        if url.get_backend_name() == "sqlite":
+            sa.event.listen(self._engine, "connect", _sqlite_pragmas)
+        self._migrate()
+
+    def close(self) -> None:
+        self._engine.dispose()
+
+    def __enter__(self) -> Ledger:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    @contextmanager
+    def _errors(self, what: str) -> Iterator[None]:
+        try:
+            yield
+        except sa.exc.SQLAlchemyError as exc:
+            raise _translate(exc, what, self.safe_url) from exc
+
+    def _migrate(self) -> None:
+        with self._errors("opening the ledger"), self._engine.begin() as conn:
+            insp = sa.inspect(conn)
+            if not insp.has_table("schema_version"):
+                schema_version.create(conn)
+            current = conn.execute(sa.select(sa.func.max(schema_version.c.version))).scalar()
+            current = current or 0
+            if current > SCHEMA_VERSION:
+                raise LedgerError(
+                    f"ledger {self.safe_url} has schema version {current}, newer than this "
+                    f"cyverse-link understands ({SCHEMA_VERSION}); upgrade cyverse-link"
+                )
+            for version in sorted(v for v in _MIGRATIONS if v > current):
+                _MIGRATIONS[version](conn)
+                conn.execute(schema_version.delete())
+                conn.execute(schema_version.insert().values(version=version))
+
+    @property
+    def schema_version(self) -> int:
+        with self._errors("reading the schema version"), self._engine.connect() as conn:
+            value = conn.execute(sa.select(sa.func.max(schema_version.c.version))).scalar()
+        return int(value or 0)
+
+    # --- reading ---------------------------------------------------------------------------
+
+    def iter_records(self) -> Iterator[FileRecord]:
+        """Every file row ordered by ``rel_path`` (code-point order), streamed in batches."""
+        yield from self._stream(sa.select(files).order_by(_ordered(self._engine)))
+
+    def iter_mapped(self) -> Iterator[FileRecord]:
+        """Rows that have URLs (for ``verify``), ordered by ``rel_path``."""
+        q = sa.select(files).where(files.c.urls.is_not(None)).order_by(_ordered(self._engine))
+        yield from self._stream(q)
+
+    def failures(self) -> list[FileRecord]:
+        """Rows whose last transition failed, ordered by ``rel_path``."""
+        q = sa.select(files).where(files.c.status == Status.FAILED.value)
+        return list(self._stream(q.order_by(_ordered(self._engine))))
+
+    def _stream(self, query: sa.Select[Any]) -> Iterator[FileRecord]:
+        with self._errors("reading the ledger"), self._engine.connect() as conn:
+            result = conn.execution_options(yield_per=self.yield_per).execute(query)
+            for row in result:
+                yield _decode(row)
+
+    def get(self, rel_path: str) -> FileRecord | None:
+        with self._errors("reading the ledger"), self._engine.connect() as conn:
+            row = conn.execute(sa.select(files).where(files.c.rel_path == rel_path)).first()
+        return _decode(row) if row is not None else None
+
+    def get_many(self, rel_paths: Iterable[str]) -> dict[str, FileRecord]:
+        paths = list(dict.fromkeys(rel_paths))
+        found: dict[str, FileRecord] = {}
+        with self._errors("reading the ledger"), self._engine.connect() as conn:
+            for i in range(0, len(paths), 500):
+                q = sa.select(files).where(files.c.rel_path.in_(paths[i : i + 500]))
+                for row in conn.execute(q):
+                    rec = _decode(row)
+                    found[rec.rel_path] = rec
+        return found
+
+    def summary(self) -> dict[tuple[Stage, Status], int]:
+        """Row counts by (stage, status)."""
+        q = sa.select(files.c.stage, files.c.status, sa.func.count()).group_by(
+            files.c.stage, files.c.status
+        )
+        with self._errors("reading the ledger"), self._engine.connect() as conn:
+            return {(Stage(s), Status(st)): int(n) for s, st, n in conn.execute(q)}
+
+    # --- writing: one committed transaction per call ---------------------------------------
+
+    def advance(
+        self, rel_path: str, stage: Stage, status: Status = Status.DONE, **fields: Any
+    ) -> None:
+        """Record that ``rel_path`` reached ``stage`` with ``status``, plus any column values
+        (``size``, ``mtime_ns``, ``md5``, ``mime``, ``catalog``, ``suffix``, ``problems``,
+        ``detail``, ``irods_path``, ``urls`` (MediaUrls), ``occid``, ``last_run`` ...).
+        Creates the row if needed. Clears ``error``; ``Status.DONE`` resets ``attempts``."""
+        values = self._values(fields)
+        values.setdefault("error", None)
+        if status is Status.DONE:
+            values.setdefault("attempts", 0)
+        self._upsert(rel_path, stage, status, values, "recording progress")
+
+    def fail(self, rel_path: str, stage: Stage, error: str, **fields: Any) -> None:
+        """Record a failed attempt at ``stage``: status FAILED, ``attempts`` + 1, the error."""
+        values = self._values(fields)
+        values["error"] = _encode("error", error)
+        values["attempts"] = files.c.attempts + 1
+        self._upsert(rel_path, stage, Status.FAILED, values, "recording a failure")
+
+    def _values(self, fields: Mapping[str, Any]) -> dict[str, Any]:
+        unknown = set(fields) - _FIELDS
+        if unknown:
+            raise TypeError(f"unknown ledger fields: {', '.join(sorted(unknown))}")
+        return {k: _encode(k, v) for k, v in fields.items()}
+
+    def _upsert(
+        self, rel_path: str, stage: Stage, status: Status, values: dict[str, Any], what: str
+    ) -> None:
+        values = {**values, "stage": int(stage), "status": status.value, "updated_at": _now()}
+        with self._errors(what), self._engine.begin() as conn:
+            done = conn.execute(
+                files.update().where(files.c.rel_path == rel_path).values(**values)
+            ).rowcount
+            if not done:
+                if "attempts" in values and not isinstance(values["attempts"], int):
+                    values["attempts"] = 1
+                row = {"size": 0, "mtime_ns": 0, "problems": "", "attempts": 0, **values}
+                conn.execute(files.insert().values(rel_path=rel_path, **row))
+
+    def forget(self, rel_path: str) -> None:
+        """Drop a row (e.g. the file was removed and should be treated as new if it returns)."""
+        with self._errors("removing a row"), self._engine.begin() as conn:
+            conn.execute(files.delete().where(files.c.rel_path == rel_path))
+
+    # --- runs -----------------------------------------------------------------------------
+
+    def start_run(self, command: str) -> int:
+        with self._errors("starting a run"), self._engine.begin() as conn:
+            result = conn.execute(runs.insert().values(command=command, started=_now()))
+            key = result.inserted_primary_key
+        if key is None:  # pragma: no cover - every supported backend returns the new id
+            raise LedgerError("starting a run failed: the database returned no run id")
+        return int(key[0])
+
+    def finish_run(self, run_id: int, counts: Counts, report_path: Path | str | None) -> None:
+        data = json.dumps(dataclasses.asdict(counts), sort_keys=True)
+        report = str(report_path) if report_path is not None else None
+        with self._errors("finishing a run"), self._engine.begin() as conn:
+            conn.execute(
+                runs.update()
+                .where(runs.c.id == run_id)
+                .values(finished=_now(), counts=data, report_path=report)
+            )
+
+    def last_run(self, command: str | None = None) -> RunRecord | None:
+        q = sa.select(runs).order_by(runs.c.id.desc()).limit(1)
+        if command is not None:
+            q = q.where(runs.c.command == command)
+        with self._errors("reading runs"), self._engine.connect() as conn:
+            row = conn.execute(q).first()
+        if row is None:
+            return None
+        m = row._mapping
+        counts = json.loads(m["counts"]) if m["counts"] else None
+        return RunRecord(
+            m["id"], m["command"], m["started"], m["finished"], counts, m["report_path"]
+        )
+
+
+def _ordered(engine: Engine) -> Any:
+    if engine.dialect.name == "postgresql":
+        return files.c.rel_path.collate("C")
+    return files.c.rel_path  # SQLite: BINARY; MySQL/MariaDB: the column's utf8mb4_bin
+
+
+def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
+    cur = dbapi_conn.cursor()
+    try:
+        # WAL: the merge-join reader and the per-transition writer do not block each other.
+        cur.execute("PRAGMA journal_mode=WAL")
+        cur.execute("PRAGMA synchronous=NORMAL")
+    finally:
+        cur.close()
+
+
+def _translate(exc: sa.exc.SQLAlchemyError, what: str, url: str) -> LedgerError:
+    text = str(getattr(exc, "orig", None) or exc).splitlines()[0]
+    lower = text.lower()
+    if "disk is full" in lower or "no space left" in lower or "disk full" in lower:
+        return LedgerError(
+            f"{what} failed: the disk holding the ledger ({url}) is full; free some space and "
+            "run again (finished files are kept and will not be redone)"
+        )
+    if "readonly" in lower or "read-only" in lower:
+        return LedgerError(f"{what} failed: the ledger {url} is read-only ({text})")
+    if "unable to open" in lower:
+        return LedgerError(
+            f"{what} failed: cannot open the ledger {url} ({text}); check state.db_url"
+        )
+    retryable = isinstance(exc, sa.exc.OperationalError)
+    return LedgerError(f"{what} failed on the ledger {url}: {text}", retryable=retryable)

@@ -200,3 +200,17 @@ def test_html_answer_is_an_auth_failure() -> None:
         client = BisqueClient(sb.url, "alice", "x", session=session, sleep=lambda s: None)
         with pytest.raises(AuthenticationFailed, match="HTML"):
             client.fetch(f"{sb.url}/auth_service/login", accept="text/xml")
+
+
+def test_check_bisque_reports_the_login_state() -> None:
+    from cyverse_link.config import BisqueSettings
+    from cyverse_link.errors import ConfigError
+    from cyverse_link.publish.bisque import check_bisque
+
+    with BisqueSandbox({"alice": SANDBOX_PASSWORD}) as sb:
+        settings = BisqueSettings(url=sb.url, user="alice")
+        assert check_bisque(settings, SANDBOX_PASSWORD).startswith("logged in as alice (")
+        with pytest.raises(AuthenticationFailed):
+            check_bisque(settings, WRONG_PASSWORD)
+    with pytest.raises(ConfigError, match=r"bisque\.url"):
+        check_bisque(BisqueSettings(), "x")

@@ -72,7 +72,7 @@ class BisqueClient:
         self.root = root.rstrip("/")
         self.user = user
         self._session = session or requests.Session()
-        self._session.auth = (user, password)
+        self._auth = (user, password)  # per request: an injected session is left untouched
         self.timeout = timeout
         self.retries = retries
         self.backoff = backoff
@@ -105,6 +105,7 @@ class BisqueClient:
                     url,
                     params=params,
                     headers=headers,
+                    auth=self._auth if self._same_origin(url) else None,
                     data=body.encode("utf-8") if body is not None else None,
                     timeout=self.timeout,
                     allow_redirects=False,
@@ -135,6 +136,11 @@ class BisqueClient:
                 continue
             return self._checked(resp, what)
         raise AssertionError("unreachable")  # pragma: no cover
+
+    def _same_origin(self, url: str) -> bool:
+        """Credentials go to the configured BisQue only, never to a redirect's other host."""
+        a, b = urlsplit(url), urlsplit(self.root)
+        return (a.scheme, a.netloc) == (b.scheme, b.netloc)
 
     def _delay(self, attempt: int) -> float:
         return float(min(self.backoff * 2**attempt, self.max_retry_after))

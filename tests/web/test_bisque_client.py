@@ -69,6 +69,7 @@ def test_register_existing_is_reused(bisque: BisqueTarget) -> None:
         assert inserts(bisque) == 1 and len(bisque.sandbox.resources) == 1
 
 
+@pytest.mark.needs_sandbox
 def test_legacy_raw_registration_is_found(bisque: BisqueTarget) -> None:
     value = value_for(bisque, "legacy/ASU 0000103.jpg")
     raw = irods_value_forms(value)[1]
@@ -96,6 +97,7 @@ def test_publish_uses_post(bisque: BisqueTarget) -> None:
         assert not any(r.method == "PUT" for r in bisque.sandbox.requests)
 
 
+@pytest.mark.needs_sandbox
 def test_provider_publishes_and_tags_a_private_registration(bisque: BisqueTarget) -> None:
     value = value_for(bisque, "prov/ASU0000106.tif")
     bisque.fault(lambda sb: sb.add_resource(value, bisque.user, permission="private"))
@@ -120,12 +122,14 @@ def test_provider_publishes_and_tags_a_private_registration(bisque: BisqueTarget
         assert len(posts) == 2  # publish + one tag request, nothing on the second call
 
 
+@pytest.mark.needs_sandbox
 def test_503_then_success(bisque: BisqueTarget) -> None:
     bisque.fault(lambda sb: sb.fail_next(2))
     client_for(bisque, backoff=0.5).login_check()
     assert bisque.sleeps == [0.5, 1.0]
 
 
+@pytest.mark.needs_sandbox
 def test_503_until_the_retries_run_out(bisque: BisqueTarget) -> None:
     bisque.fault(lambda sb: sb.fail_next(3, retry_after=7))
     with pytest.raises(ServiceUnavailable, match="503") as info:
@@ -134,6 +138,7 @@ def test_503_until_the_retries_run_out(bisque: BisqueTarget) -> None:
     assert bisque.sleeps == [5, 5]  # Retry-After respected, but bounded
 
 
+@pytest.mark.needs_sandbox
 def test_307_retry_after_while_rendering(bisque: BisqueTarget) -> None:
     client = client_for(bisque)
     res, _ = client.register(value_for(bisque, "render/ASU0000107.jpg"), "ASU0000107.jpg")

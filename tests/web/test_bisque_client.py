@@ -219,3 +219,36 @@ def test_check_bisque_reports_the_login_state() -> None:
             check_bisque(settings, WRONG_PASSWORD)
     with pytest.raises(ConfigError, match=r"bisque\.url"):
         check_bisque(BisqueSettings(), "x")
+
+
+def test_lookup_is_exact_despite_like_and_or_syntax() -> None:
+    """``*`` turns on LIKE and ``|`` means OR in BisQue's value filter: hits are compared
+    exactly, and a raw value containing ``|`` is never sent (it cannot match itself)."""
+    with BisqueSandbox({"alice": SANDBOX_PASSWORD}) as sb:
+        base = "irods://data.iplantcollaborative.org/iplant/home/shared/p/"
+        sb.add_resource(base + "ab.jpg", "alice", permission="published")
+        star = sb.add_resource(base + "a*.jpg", "alice", permission="published")
+        client = BisqueClient(sb.url, "alice", SANDBOX_PASSWORD, sleep=lambda s: None)
+        found = client.find_by_value(bisque_irods_value("/iplant/home/shared/p/a*.jpg", IRODS_HOST))
+        assert found is not None and found.uniq == star.uniq
+        sb.requests.clear()
+        piped = bisque_irods_value("/iplant/home/shared/p/ab.jpg|x", IRODS_HOST)
+        assert client.find_by_value(piped) is None
+        queried = [r.query for r in sb.requests]
+        assert len(queried) == 1 and "%257C" in queried[0]  # only the encoded form
+
+
+def test_insert_is_not_blindly_retried() -> None:
+    """A 500 on insert may have registered the value: no second POST (the next run looks up
+    first); a 503 means BisQue did not act, so the insert is retried at once."""
+    with BisqueSandbox({"alice": SANDBOX_PASSWORD}) as sb:
+        sleeps: list[float] = []
+        client = BisqueClient(sb.url, "alice", SANDBOX_PASSWORD, sleep=sleeps.append)
+        value = bisque_irods_value("/iplant/home/shared/p/ASU0000109.jpg", IRODS_HOST)
+        sb.fail_next(1, status=500, path="/blob_service/paths/insert")
+        with pytest.raises(ServiceUnavailable, match="500"):
+            client.register(value, "ASU0000109.jpg")
+        assert sum(r.path.endswith("/insert") for r in sb.requests) == 1 and sleeps == []
+        sb.fail_next(1, status=503, path="/blob_service/paths/insert")
+        _, created = client.register(value, "ASU0000109.jpg")
+        assert created and len(sb.resources) == 1 and sleeps == [1.0]

@@ -1,4 +1,4 @@
-"""Collection and data-object APIs: 681, 602/674/675/676/673, 629, 615 (irods-protocol.md §5)."""
+"""Collection and data-object APIs: 681, 602/674/675/676/673, 629 (irods-protocol.md §5)."""
 
 from __future__ import annotations
 
@@ -235,7 +235,7 @@ def abandon(agent: Agent, desc: Descriptor) -> None:
         cat.dirty = True
 
 
-# ---- checksum, unlink ---------------------------------------------------------------------------
+# ---- checksum ---------------------------------------------------------------------------
 def chksum(agent: Agent, packet: Packet) -> Reply:
     req = unpack(FileOpenRequest, packet.body)
     path = normalize(req.objPath or "")
@@ -257,21 +257,3 @@ def chksum(agent: Agent, packet: Packet) -> Reply:
         rep.checksum = _stored_checksum(agent, path, rep)
         cat.dirty = True
         return _reply(0, StrPI(myStr=rep.checksum))
-
-
-def unlink(agent: Agent, packet: Packet) -> Reply:
-    req = unpack(FileOpenRequest, packet.body)
-    path = normalize(req.objPath or "")
-    cat, user = agent.server.catalog, agent.user or ""
-    with cat.lock:
-        if path in cat.colls:
-            raise IrodsError(-833000, f"{path} is a collection")
-        obj = cat.objs.get(path)
-        if obj is None:
-            raise IrodsError(-808000, f"{path} does not exist")
-        cat.require(user, obj, WRITE, "delete")
-        cat.remove_obj(path)
-        parent = cat.colls.get(split(path)[0])
-        if parent is not None:
-            parent.mtime = now()
-    return _reply()

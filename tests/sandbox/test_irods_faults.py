@@ -175,6 +175,7 @@ def test_persistence_across_restart(tmp_path: Path) -> None:
         finally:
             sess.cleanup()
     assert (store / "catalog.json").exists()
+    assert "alice-pw" not in (store / "catalog.json").read_text()
     with SandboxIrods(users=USERS, data_dir=store) as again:
         info = again.object(f"{HOME}/keep/k.bin")
         assert info.data == data and info.checksum == hashlib.md5(data).hexdigest()

@@ -67,6 +67,7 @@ class SandboxIrods:
         self.catalog = Catalog(zone, BlobStore(self.data_dir), cyverse_rules=cyverse_rules)
         if self.data_dir is None or not persist.load(self.catalog, self.data_dir):
             self._seed()
+        self.catalog.users[ADMIN_USER].password = ADMIN_PASSWORD  # never persisted
         for name, password in (users or {}).items():
             self.add_user(name, password)
         self._bind_host, self._bind_port = host, port

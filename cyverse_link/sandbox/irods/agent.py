@@ -150,6 +150,7 @@ class Agent:
                 raise IrodsError(-14000, f"sandbox could not handle API {api}: {exc!r}") from exc
         except IrodsError as err:
             log.debug("sandbox iRODS: API %s by %s -> %s %s", api, self.user, err.code, err.message)
+            self.server.stats.count_error(err.code)
             self._send(Reply(err.code, err.body), error=err.message or str(err.code))
             # A failed login ends the conversation, as the client never proceeds on it.
             return not (api in AUTH_APIS and err.code in (-826000, -827000))

@@ -89,6 +89,7 @@ class StatsSnapshot:
     current_connections: int
     peak_connections: int
     requests: dict[int, int]
+    errors: dict[int, int]  # error code → how many replies carried it
 
     @property
     def total_requests(self) -> int:
@@ -107,6 +108,7 @@ class Stats:
             self._opened = self._refused = self._peak = 0
             self._current = 0
             self._requests: Counter[int] = Counter()
+            self._errors: Counter[int] = Counter()
 
     def try_open(self, limit: int | None) -> bool:
         with self._lock:
@@ -126,10 +128,19 @@ class Stats:
         with self._lock:
             self._requests[api] += 1
 
+    def count_error(self, code: int) -> None:
+        with self._lock:
+            self._errors[code] += 1
+
     def snapshot(self) -> StatsSnapshot:
         with self._lock:
             return StatsSnapshot(
-                self._opened, self._refused, self._current, self._peak, dict(self._requests)
+                self._opened,
+                self._refused,
+                self._current,
+                self._peak,
+                dict(self._requests),
+                dict(self._errors),
             )
 
     @property
@@ -151,3 +162,7 @@ class Stats:
     @property
     def requests(self) -> dict[int, int]:
         return self.snapshot().requests
+
+    @property
+    def errors(self) -> dict[int, int]:
+        return self.snapshot().errors

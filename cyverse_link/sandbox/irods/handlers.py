@@ -149,6 +149,10 @@ def _descriptor(agent: Agent, req: OpenedDataObjRequest) -> Descriptor:
     desc = agent.descriptors.get(index)
     if desc is None:
         raise IrodsError(-345000, f"descriptor {index} is not open")  # BAD_INPUT_DESC_INDEX
+    if not agent.server.catalog.store.exists(desc.replica.blob):
+        # another client unlinked the object meanwhile
+        del agent.descriptors[index]
+        raise IrodsError(-358000, f"{desc.obj.path} was removed while open")
     return desc
 
 
@@ -229,6 +233,8 @@ def abandon(agent: Agent, desc: Descriptor) -> None:
         return
     cat = agent.server.catalog
     with cat.lock:
+        if not cat.store.exists(desc.replica.blob):
+            return
         desc.replica.size = cat.store.size(desc.replica.blob)
         desc.replica.checksum = ""
         desc.replica.status = "2" if agent.persona >= (4, 2, 9) else "0"

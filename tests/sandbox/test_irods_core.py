@@ -156,3 +156,13 @@ def test_concurrent_sessions_put_in_parallel(
     info = server.object(f"{HOME}/par/w3-7")
     assert info.checksum == hashlib.md5(b"3-7" * 100).hexdigest()
     assert server.stats.peak_connections >= 2
+
+
+def test_negotiation_is_refused_like_cyverse(connect: SessionFactory) -> None:
+    """CyVerse runs CS_NEG_REFUSE: TCP is fine, a client that requires TLS fails."""
+    from irods.exception import NetworkException
+
+    neg = {"client_server_negotiation": "request_server_negotiation"}
+    assert connect("alice", client_server_policy="CS_NEG_REFUSE", **neg).collections.exists(HOME)
+    with pytest.raises(NetworkException, match="negotiation failure"):
+        connect("alice", client_server_policy="CS_NEG_REQUIRE", **neg).collections.exists(HOME)

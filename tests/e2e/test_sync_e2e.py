@@ -164,6 +164,8 @@ def test_sync_to_sandbox_irods_and_mariadb(
             assert row["mediaType"] == "image"
     assert rows[f"irods:{coll}/DEMO000101_2.jpg"]["sortOccurrence"] == 2
 
+    assert irods.stats.peak_connections <= 3  # irods.threads: the main thread holds none
+
     # second run: no upload (no object opened for writing), no database write
     before = irods.stats.snapshot().requests.get(OPEN_API, 0)
     again = sync_cli(config, "--json")

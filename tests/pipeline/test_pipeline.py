@@ -12,7 +12,7 @@ import pytest
 from PIL import Image
 
 from cyverse_link.config import Settings, parse_settings
-from cyverse_link.errors import LockHeld
+from cyverse_link.errors import LockHeld, ServiceUnavailable
 from cyverse_link.events import Event, EventKind
 from cyverse_link.ledger import Ledger, RunLock
 from cyverse_link.models import Stage, Status
@@ -270,3 +270,43 @@ def test_killed_run_resumes_to_the_same_state(tmp_path: Path, kill_after: int) -
     assert state == {k: (v.stage, v.status) for k, v in ref.ledger().items()}
     again = w.run().counts
     assert (again.unchanged, again.unmatched, again.uploaded) == (3, 2, 0)
+
+
+def test_service_outage_mid_run_stops_with_exit_3_and_resumes(tmp_path: Path, drop: Path) -> None:
+    w = World(make_settings(tmp_path, irods__threads=1))
+    w.store.kill_after_puts = None
+    real_put = w.store.put
+    puts = {"n": 0}
+
+    def put(local: Path, remote: str, md5: str) -> Any:
+        puts["n"] += 1
+        if puts["n"] == 5:
+            w.store.faults.unavailable = True  # the Data Store goes away mid-run
+        return real_put(local, remote, md5)
+
+    w.store.put = put  # type: ignore[method-assign]
+    with pytest.raises(ServiceUnavailable, match="stopped answering") as err:
+        w.run()
+    assert err.value.exit_code == 3
+    w.store.faults.unavailable = False
+    r = w.run()
+    assert r.counts.mapped == 3 and r.counts.failed == 3  # only the bad files
+    assert all(w.objects().values())
+
+
+def test_portal_outage_stops_the_run_and_mapping_resumes(tmp_path: Path, drop: Path) -> None:
+    w = World(make_settings(tmp_path))
+
+    def down(catalogs: Any) -> Any:
+        raise ServiceUnavailable("portal database unreachable")
+
+    w.portal.match = down  # type: ignore[method-assign]
+    with pytest.raises(ServiceUnavailable):
+        w.run()
+    del w.portal.match
+    done = [
+        k for k, v in w.ledger().items() if v.stage >= Stage.REGISTERED and v.status is Status.DONE
+    ]
+    assert done  # uploaded, public and with URLs before the portal was needed
+    r = w.run()
+    assert r.counts.mapped == 3 and r.counts.uploaded == 5 - len(done)  # kept, not re-sent

@@ -90,6 +90,7 @@ class SyncRun:
 
     def execute(self, items: Iterator[PlanItem], *, limit: int | None = None) -> Counts:
         threads = self.settings.irods.threads
+        self.emit(Event(EventKind.STARTED, message=f"sync of {self.settings.source.path}"))
         in_flight: set[Future[Job]] = set()
         started = 0
         with tempfile.TemporaryDirectory(prefix="cyverse-link-") as tmp:
@@ -300,8 +301,7 @@ def run_sync(
                 owned.append(portal)
             return run_plan(settings, on_event=_plan_events(emit), matcher=portal.match)
         with RunLock(lock_path(settings)):
-            ledger = Ledger(settings.state.db_url)
-            owned.append(ledger)
+            # Adapters first: a missing password is a config error before any state is made.
             if store is None:
                 store = wiring.build_store(settings)
                 owned.append(store)
@@ -311,6 +311,8 @@ def run_sync(
             if provider is None:
                 provider = wiring.build_provider(settings)
                 owned.append(provider)
+            ledger = Ledger(settings.state.db_url)
+            owned.append(ledger)
             mapping_csv = settings.identifiers.mapping_csv
             mapping = load_mapping_csv(mapping_csv) if mapping_csv else None
             run_id = ledger.start_run("sync")

@@ -265,6 +265,11 @@ def test_exit_codes(tmp_path: Path, irods: SandboxIrods, monkeypatch: pytest.Mon
     # 4: another run holds the lock
     with RunLock(lock_path(load_settings(config))):
         assert sync_cli(config).exit_code == 4
+    # a dry run changes nothing anywhere (no object, no row, no ledger)
+    dry = sync_cli(config, "--dry-run")
+    assert dry.exit_code == 0, dry.output
+    assert not irods.data_objects("/iplant/home/shared/herbarium")
+    assert not (tmp_path / "state.sqlite").exists() and not media_rows(db_url, "media")
     # 0: everything linked
     ok = sync_cli(config)
     assert ok.exit_code == 0, ok.output

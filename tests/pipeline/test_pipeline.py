@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 from PIL import Image
 
+from cyverse_link import scan as scan_mod
 from cyverse_link.config import Settings, parse_settings
 from cyverse_link.errors import LockHeld, ServiceUnavailable
 from cyverse_link.events import Event, EventKind
@@ -139,16 +140,31 @@ def test_first_run_links_good_images_and_reports_bad_ones(tmp_path: Path, drop: 
         Stage.MAPPED, Status.DONE)  # fmt: skip
 
 
-def test_second_run_over_unchanged_folder_does_nothing(tmp_path: Path, drop: Path) -> None:
+def test_second_run_over_unchanged_folder_does_nothing(
+    tmp_path: Path, drop: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     w = World(make_settings(tmp_path))
     w.run()
-    puts, writes, before = w.puts(), w.portal.write_calls, dict(w.portal.rows)
+    calls, writes, before = dict(w.store.calls), w.portal.write_calls, dict(w.portal.rows)
+    opened: list[str] = []
+    real_inspect = scan_mod.inspect_file
+
+    def inspect(path: Path, rel: str, *a: Any, **kw: Any) -> Any:
+        opened.append(rel)
+        return real_inspect(path, rel, *a, **kw)
+
+    monkeypatch.setattr(scan_mod, "inspect_file", inspect)
     r = w.run()
+    assert opened == []  # not a single file read again, the bad ones included
     assert r.counts.unchanged == 3 and r.counts.uploaded == 0 and r.counts.mapped == 0
     assert r.counts.failed == 3  # the bad files are still there, still reported
-    assert w.puts() == puts and w.store.calls["checksum"] == w.store.calls["checksum"]
+    new_calls = {k: n - calls.get(k, 0) for k, n in w.store.calls.items() if n != calls.get(k, 0)}
+    assert new_calls == {"server_version": 1}  # no put, checksum, metadata or ACL call
     assert w.portal.write_calls == writes and w.portal.rows == before
-    assert r.path != None and r.exit_code == 1  # noqa: E711
+    assert r.path is not None and r.exit_code == 1
+    (drop / "ASU0000007.jpg").write_bytes(image((7, 7, 7)))
+    w.run()
+    assert opened == ["ASU0000007.jpg"]  # only the new one
 
 
 def test_unmatched_image_is_linked_once_the_record_appears(tmp_path: Path, drop: Path) -> None:

@@ -75,12 +75,20 @@ class RetryPolicy:
         self.base_delay = base_delay
         self.on_event = on_event
 
-    def call(self, what: str, rel_path: str, fn: Callable[[], T]) -> T:
+    def call(
+        self,
+        what: str,
+        rel_path: str,
+        fn: Callable[[], T],
+        *,
+        only: type[CyverseLinkError] = CyverseLinkError,
+    ) -> T:
+        """``fn()``, again after a pause while it raises a retryable error of type ``only``."""
         for attempt in range(1, self.attempts + 1):
             try:
                 return fn()
             except CyverseLinkError as exc:
-                if not exc.retryable or attempt == self.attempts:
+                if not (exc.retryable and isinstance(exc, only)) or attempt == self.attempts:
                     raise
                 self.on_event(
                     Event(EventKind.RETRY, rel_path, message=f"{what}: {exc} (attempt {attempt})")
@@ -219,7 +227,11 @@ class Transfer:
 
     def _put(self, rel_path: str, local: Path, remote: str, md5: str) -> None:
         self._ensure_dir(rel_path, remote.rsplit("/", 1)[0])
-        self.retry.call("upload", rel_path, lambda: self.store.put(local, remote, md5))
+        # ``put`` re-sends on a dropped write or a wrong checksum itself (``irods.retries``);
+        # here only a lost connection (the service away for a moment) is tried again.
+        self.retry.call(
+            "upload", rel_path, lambda: self.store.put(local, remote, md5), only=ServiceUnavailable
+        )
 
     def _ensure_dir(self, rel_path: str, path: str) -> None:
         with self._dirs_lock:

@@ -13,13 +13,14 @@ from PIL import Image
 
 from cyverse_link import scan as scan_mod
 from cyverse_link.config import Settings, parse_settings
-from cyverse_link.errors import LockHeld, ServiceUnavailable
+from cyverse_link.errors import LockHeld, PermissionDenied, ServiceUnavailable, TransferFailed
 from cyverse_link.events import Event, EventKind
 from cyverse_link.ledger import Ledger, RunLock
 from cyverse_link.models import Stage, Status
 from cyverse_link.pipeline import lock_path, run_sync
 from cyverse_link.publish.davanon import DavAnonProvider
 from cyverse_link.report import RunReport, load_report
+from cyverse_link.transfer import RetryPolicy
 
 from .fakes import FakePortal, Killed, KillingStore
 
@@ -68,7 +69,7 @@ def drop(tmp_path: Path) -> Path:
 class World:
     def __init__(self, s: Settings) -> None:
         self.settings = s
-        self.store = KillingStore(retries=0)
+        self.store = KillingStore(retries=2)
         self.portal = FakePortal(
             specimens={"ASU0000001": [101], "ASU0000002": [102], "ASU0000006": [106, 107]}
         )
@@ -218,13 +219,45 @@ def test_changed_image_gets_new_path_and_updates_its_row(tmp_path: Path, drop: P
     assert rows == [f"irods:{newer}"]
 
 
-def test_transient_upload_failures_are_retried(tmp_path: Path, drop: Path) -> None:
+def test_transient_upload_failures_are_resent(tmp_path: Path, drop: Path) -> None:
     w = World(make_settings(tmp_path))
-    w.store.faults.drop_during_write(2)  # retries: 2 → 3 attempts per object
+    w.store.faults.drop_during_write(2)  # the store re-sends (irods.retries), no double retry
     r = w.run()
     assert r.counts.mapped == 3 and r.counts.failed == 3
-    assert any(e.kind is EventKind.RETRY for e in w.events)
-    assert all(w.objects().values())  # partial objects were re-sent and verified
+    assert all(w.objects().values())  # the partial objects were re-sent and verified
+
+
+def test_retry_policy_retries_only_what_it_should() -> None:
+    events: list[Event] = []
+    policy = RetryPolicy(3, 0, events.append)
+    calls = {"n": 0}
+
+    def flaky() -> str:
+        calls["n"] += 1
+        if calls["n"] < 3:
+            raise ServiceUnavailable("connection reset")
+        return "ok"
+
+    assert policy.call("metadata", "a.jpg", flaky) == "ok" and len(events) == 2
+    assert all(e.kind is EventKind.RETRY for e in events)
+
+    def dropped() -> None:
+        calls["n"] += 1
+        raise TransferFailed("dropped")  # retryable, but the store already re-sent it
+
+    calls["n"] = 0
+    with pytest.raises(TransferFailed):
+        policy.call("upload", "a.jpg", dropped, only=ServiceUnavailable)
+    assert calls["n"] == 1
+
+    def denied() -> None:
+        calls["n"] += 1
+        raise PermissionDenied("no")
+
+    calls["n"] = 0
+    with pytest.raises(PermissionDenied):
+        policy.call("upload", "a.jpg", denied)
+    assert calls["n"] == 1
 
 
 def test_persistent_failure_is_isolated_and_resumes_later(tmp_path: Path, drop: Path) -> None:

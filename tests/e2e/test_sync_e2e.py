@@ -42,8 +42,9 @@ UPLOADED = [s for s in SAMPLES if s.expect in ("linked", "unmatched")]
 
 
 @pytest.fixture
-def irods() -> Iterator[SandboxIrods]:
-    with SandboxIrods("4.3.1", "iplant", {USER: PASSWORD}) as srv:
+def irods(request: pytest.FixtureRequest) -> Iterator[SandboxIrods]:
+    persona = getattr(request, "param", "4.3.1")
+    with SandboxIrods(persona, "iplant", {USER: PASSWORD}) as srv:
         srv.make_shared_folder("herbarium", USER)
         yield srv
 
@@ -237,6 +238,7 @@ def test_bisque_urls_end_to_end(tmp_path: Path, irods: SandboxIrods, env: None) 
         assert row["thumbnailUrl"].endswith("thumbnail:200,200")
 
 
+@pytest.mark.parametrize("irods", ["4.3.1", "4.2.8"], indirect=True)
 def test_csv_mode_end_to_end(tmp_path: Path, irods: SandboxIrods, env: None) -> None:
     config = write_config(tmp_path, irods, mode="csv")
     result = sync_cli(config)

@@ -91,6 +91,9 @@ class SyncRun:
     def execute(self, items: Iterator[PlanItem], *, limit: int | None = None) -> Counts:
         threads = self.settings.irods.threads
         self.emit(Event(EventKind.STARTED, message=f"sync of {self.settings.source.path}"))
+        if not self.settings.irods.public:
+            self.emit(Event(EventKind.INFO, message="irods.public is false: nothing is made "
+                            "public, so anonymous (dav-anon) URLs will not open"))  # fmt: skip
         in_flight: set[Future[Job]] = set()
         started = 0
         with tempfile.TemporaryDirectory(prefix="cyverse-link-") as tmp:

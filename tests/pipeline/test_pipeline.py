@@ -359,3 +359,12 @@ def test_portal_outage_stops_the_run_and_mapping_resumes(tmp_path: Path, drop: P
     assert done  # uploaded, public and with URLs before the portal was needed
     r = w.run()
     assert r.counts.mapped == 3 and r.counts.uploaded == 5 - len(done)  # kept, not re-sent
+
+
+def test_not_public_means_no_acl_calls_and_a_warning(tmp_path: Path, drop: Path) -> None:
+    w = World(make_settings(tmp_path, irods__public=False))
+    r = w.run()
+    assert r.counts.mapped == 3 and r.counts.published == 0
+    assert w.store.calls["make_tree_public"] == 0 and w.store.calls["make_public"] == 0
+    assert any(e.kind is EventKind.INFO and "irods.public is false" in (e.message or "")
+               for e in w.events)  # fmt: skip

@@ -10,6 +10,7 @@ counted and reported; it never stops the run.
 
 from __future__ import annotations
 
+import copy
 import tempfile
 import threading
 from collections.abc import Callable, Iterator
@@ -124,7 +125,7 @@ class SyncRun:
                         fut.cancel()
                     raise
         self.mapper.flush()
-        self.emit(Event(EventKind.FINISHED))
+        self.emit(Event(EventKind.FINISHED, counts=copy.deepcopy(self.counts)))
         return self.counts
 
     def _collect(self, futures: set[Future[Job]]) -> set[Future[Job]]:

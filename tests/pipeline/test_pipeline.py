@@ -100,6 +100,8 @@ def test_first_run_links_good_images_and_reports_bad_ones(tmp_path: Path, drop: 
     assert (c.discovered, c.uploaded, c.published, c.registered) == (8, 5, 5, 5)
     assert (c.mapped, c.unmatched, c.ambiguous, c.failed) == (3, 1, 1, 3)
     assert r.exit_code == 1
+    (finished,) = [e for e in w.events if e.kind is EventKind.FINISHED]
+    assert finished.counts == c
     report = load_report(r.path)  # type: ignore[arg-type]
     entries = {e["rel_path"]: e for e in report["entries"]}
     assert len(entries) == 8 and report["counts"]["mapped"] == 3

@@ -18,8 +18,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 import sqlalchemy as sa
 
@@ -104,8 +103,7 @@ def _like_pattern(catalog: str, strip_leading_zeros: bool) -> str:
     return f"%{esc(norm[: m.start()])}%{esc(norm[m.start() :])}%"
 
 
-@dataclass(frozen=True)
-class Candidate:
+class Candidate(NamedTuple):  # a NamedTuple: built once per returned row, so cheap matters
     source: str  # one of SOURCES
     occid: int
     value: str | None

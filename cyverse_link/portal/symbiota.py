@@ -175,8 +175,8 @@ class SymbiotaDb:
             seen: set[str] = set()
             for link, match in links:
                 sid = link.source_identifier
-                if sid in seen:
-                    result.errors[sid] = f"{sid}: given twice in one write; written once"
+                if sid in seen:  # the first one wins; errors/written are keyed by sid
+                    log.warning("%s given twice in one write; the first link is used", sid)
                     continue
                 seen.add(sid)
                 try:

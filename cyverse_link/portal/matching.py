@@ -212,10 +212,8 @@ def query_candidates(
     if not selects:
         return []
     stmt = selects[0] if len(selects) == 1 else sa.union_all(*selects)
-    return [
-        Candidate(str(r.source), int(r.occid), r.value, None if r.tid is None else int(r.tid))
-        for r in conn.execute(stmt)
-    ]
+    # the drivers already return ints for the unsigned int columns
+    return [Candidate._make(r) for r in conn.execute(stmt)]
 
 
 def match_batch(

@@ -159,7 +159,6 @@ class SymbiotaDb:
                         self.strip_leading_zeros,
                     )
                 )
-                conn.rollback()  # end the read transaction between batches
         return out
 
     def write(

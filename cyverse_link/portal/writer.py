@@ -207,11 +207,14 @@ class Known:
     present: set[int]  # matched occids that are in the collection
 
 
-def look_up(conn: sa.Connection, ctx: Context, jobs: Sequence[Job]) -> Known:
+def look_up(conn: sa.Connection, ctx: Context, jobs: Sequence[Job], verified: set[int]) -> Known:
+    """``verified``: occids this portal's own ``match()`` just found in the collection; only
+    the others (Matches built elsewhere) are checked here. A record deleted in between still
+    fails its foreign key, and the per-link retry reports it."""
     matched = {j.match.occids[0] for j in jobs if j.match.status is MatchStatus.MATCHED}
     return Known(
         existing_rows(conn, ctx, [j.sid for j in jobs]),
-        occurrences_in_collection(conn, ctx, matched),
+        (matched & verified) | occurrences_in_collection(conn, ctx, matched - verified),
     )
 
 

@@ -1,0 +1,330 @@
+"""Write media rows for one batch of links (SPEC §4), idempotent on ``sourceIdentifier``.
+
+Once per write (``look_up``): the existing rows of the links and whether their occurrences
+still belong to the collection. Then each batch runs in one transaction on a connection the
+caller opened: skeletal occurrences if asked (one lookup, one bulk insert, one read-back),
+then one bulk INSERT and one bulk UPDATE. Unchanged rows are not rewritten.
+In a dry run only the SELECTs run. Values are bound parameters throughout.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+import sqlalchemy as sa
+
+from cyverse_link.errors import AmbiguousMatch, NoMatchingRecord, ValueTooLong
+from cyverse_link.models import Match, MatchStatus, MediaLink
+from cyverse_link.portal.base import WriteResult
+from cyverse_link.portal.schema import BoundTable, SymbiotaSchema
+
+SKELETAL_STATUS = "unprocessed"
+ENTERED_BY = "cyverse_link"
+DEFAULT_SORT_OCCURRENCE = 5  # the column's default in Symbiota
+# Written on insert and on update; compared to decide "unchanged".
+UPDATE_COLUMNS = (
+    "url",
+    "thumbnailUrl",
+    "originalUrl",
+    "archiveUrl",
+    "format",
+    "mediaType",
+    "hashFunction",
+    "hashValue",
+    "mediaMD5",
+    "occid",
+    "tid",
+    "sortOccurrence",
+)
+INSERT_ONLY_COLUMNS = ("sourceIdentifier", "recordID", "imageType", "owner")
+VARIABLE_COLUMNS = (
+    "url",
+    "thumbnailUrl",
+    "originalUrl",
+    "archiveUrl",
+    "format",
+    "hashValue",
+    "mediaMD5",
+    "sourceIdentifier",
+)
+
+
+@dataclass(frozen=True)
+class Job:
+    """One link, already validated, with the occid it goes to (None: skeletal to create)."""
+
+    link: MediaLink
+    match: Match
+    values: dict[str, object]  # logical column → value, without occid/tid/recordID
+
+    @property
+    def sid(self) -> str:
+        return self.link.source_identifier
+
+
+@dataclass
+class Context:
+    schema: SymbiotaSchema
+    collid: int
+    create_skeletal: bool
+    # catalogs whose skeletal record a dry run would create (counted once per write call)
+    planned_skeletal: set[str] = field(default_factory=set)
+    # computed once: logical → actual name of the media columns we write, and VARCHAR limits
+    names: dict[str, str] = field(init=False)
+    limits: dict[str, int] = field(init=False)
+
+    def __post_init__(self) -> None:
+        m = self.schema.media
+        wanted = (*UPDATE_COLUMNS, *INSERT_ONLY_COLUMNS)
+        self.names = {k: m.col(k).name for k in wanted if m.has(k)}
+        # constants (mediaType, hashFunction, imageType, owner) fit or fail alike: checked
+        # once here through the same path, per link only what varies
+        self.limits = {k: n for k in VARIABLE_COLUMNS if (n := m.length(k)) is not None}
+        constants = {"mediaType": "image", "hashFunction": "MD5", "imageType": "specimen"}
+        constants["owner"] = self.schema.collection_name
+        check_lengths(m, {k: v for k, v in constants.items() if k in self.names}, "media")
+
+
+def media_values(ctx: Context, link: MediaLink) -> dict[str, object]:
+    """The media columns of one link (only those the table has), by logical name."""
+    u = link.urls
+    values: dict[str, object] = {
+        "url": u.url,
+        "thumbnailUrl": u.thumbnail_url,
+        "originalUrl": u.original_url,
+        "archiveUrl": u.archive_url,
+        "format": u.format,
+        "mediaType": "image",
+        "hashFunction": "MD5",
+        "hashValue": link.md5,
+        "mediaMD5": link.md5,
+        "sortOccurrence": (
+            DEFAULT_SORT_OCCURRENCE if link.sort_occurrence is None else link.sort_occurrence
+        ),
+        "sourceIdentifier": link.source_identifier,
+        "imageType": "specimen",
+        "owner": ctx.schema.collection_name,
+    }
+    return {k: v for k, v in values.items() if k in ctx.names}
+
+
+def check_lengths(
+    table: BoundTable, values: dict[str, object], what: str, limits: dict[str, int] | None = None
+) -> None:
+    """Raise ``ValueTooLong`` before writing: strict MariaDB would reject it, SQLite would
+    store it, and neither should be silently truncated."""
+    if limits is None:
+        limits = {k: n for k in values if (n := table.length(k)) is not None}
+    for name, limit in limits.items():
+        value = values.get(name)
+        if isinstance(value, str) and len(value) > limit:
+            raise ValueTooLong(
+                f"{what}: {name} is {len(value)} characters but {table.table.name}.{name} "
+                f"holds {limit} ({value[:60]}…); shorten the file or folder names"
+            )
+
+
+def prepare(ctx: Context, link: MediaLink, match: Match) -> Job:
+    """Validate one link; raises PortalError subclasses with a per-link message."""
+    what = link.file_name or link.source_identifier
+    if match.status is MatchStatus.AMBIGUOUS:
+        raise AmbiguousMatch(
+            f"{what}: catalog number {link.catalog!r} matches occurrences "
+            f"{', '.join(map(str, match.occids))}; not mapped (fix the duplicates in the portal)"
+        )
+    if match.status is MatchStatus.UNMATCHED:
+        if not ctx.create_skeletal:
+            raise NoMatchingRecord(
+                f"{what}: no occurrence with catalog number {link.catalog!r} in collection "
+                f"{ctx.collid}; not mapped (set symbiota.create_skeletal: true to create "
+                "skeletal records)"
+            )
+        check_lengths(ctx.schema.occurrences, {"catalogNumber": link.catalog}, what)
+    elif not match.occids:
+        raise NoMatchingRecord(f"{what}: the match for {link.catalog!r} carries no occid")
+    values = media_values(ctx, link)
+    check_lengths(ctx.schema.media, values, what, ctx.limits)
+    return Job(link, match, values)
+
+
+def existing_rows(conn: sa.Connection, ctx: Context, sids: Sequence[str]) -> dict[str, Any]:
+    """sourceIdentifier → the collection's oldest media row carrying it, for a whole write.
+
+    ``sourceIdentifier`` has no index in Symbiota, so any lookup by it scans; this does it
+    once per ``write()`` instead of once per batch: one streamed query over the collection's
+    rows whose value starts with the links' common prefix (typically the iRODS collection),
+    keeping only the rows asked for (memory grows with the links, not the table). Matching is
+    exact and case-sensitive: MariaDB's collation is not, iRODS paths are."""
+    if not sids:
+        return {}
+    m, occ = ctx.schema.media, ctx.schema.occurrences
+    cols = [m.col(ctx.schema.media_id).label("_id"), m.col("sourceIdentifier").label("_sid")]
+    cols += [m.col(n).label(n) for n in UPDATE_COLUMNS if m.has(n)]
+    stmt = (
+        sa.select(*cols)
+        .select_from(m.table.join(occ.table, m.col("occid") == occ.col("occid")))
+        .where(occ.col("collid") == ctx.collid)
+        .order_by(m.col(ctx.schema.media_id))
+    )
+    prefix = os.path.commonprefix(list(sids))  # noqa: RUF071 (character-wise on purpose)
+    if prefix:
+        escaped = "".join("/" + ch if ch in "/%_" else ch for ch in prefix)
+        stmt = stmt.where(m.col("sourceIdentifier").like(escaped + "%", escape="/"))
+    wanted = set(sids)
+    out: dict[str, Any] = {}
+    for row in conn.execute(stmt.execution_options(yield_per=5000)):
+        if row._sid in wanted:
+            out.setdefault(str(row._sid), row)
+    return out
+
+
+def occurrences_in_collection(
+    conn: sa.Connection, ctx: Context, occids: set[int], chunk: int = 5000
+) -> set[int]:
+    """The given occids that (still) belong to the collection; a Match from another
+    collection or for a deleted record must not be written."""
+    occ = ctx.schema.occurrences
+    ids = sorted(occids)
+    found: set[int] = set()
+    for i in range(0, len(ids), chunk):
+        stmt = sa.select(occ.col("occid")).where(
+            occ.col("collid") == ctx.collid, occ.col("occid").in_(ids[i : i + chunk])
+        )
+        found.update(int(v) for v in conn.execute(stmt).scalars())
+    return found
+
+
+@dataclass(frozen=True)
+class Known:
+    """What one write looked up before its batches: existing rows and valid occids."""
+
+    existing: dict[str, Any]  # sourceIdentifier → row (see existing_rows)
+    present: set[int]  # matched occids that are in the collection
+
+
+def look_up(conn: sa.Connection, ctx: Context, jobs: Sequence[Job], verified: set[int]) -> Known:
+    """``verified``: occids this portal's own ``match()`` just found in the collection; only
+    the others (Matches built elsewhere) are checked here. A record deleted in between still
+    fails its foreign key, and the per-link retry reports it."""
+    matched = {j.match.occids[0] for j in jobs if j.match.status is MatchStatus.MATCHED}
+    return Known(
+        existing_rows(conn, ctx, [j.sid for j in jobs]),
+        (matched & verified) | occurrences_in_collection(conn, ctx, matched - verified),
+    )
+
+
+def _skeletal_occids(
+    conn: sa.Connection, ctx: Context, catalogs: set[str], dry_run: bool, result: WriteResult
+) -> dict[str, int]:
+    """catalog → occid of its (existing or new) skeletal record. An exact catalogNumber found
+    now (created by an earlier batch or run) is reused, so records are never duplicated."""
+    if not catalogs:
+        return {}
+    occ = ctx.schema.occurrences
+    found: dict[str, int] = {}
+    stmt = sa.select(occ.col("occid"), occ.col("catalogNumber")).where(
+        occ.col("collid") == ctx.collid, occ.col("catalogNumber").in_(sorted(catalogs))
+    )
+    for occid, value in conn.execute(stmt):
+        if value in catalogs:
+            found.setdefault(str(value), int(occid))
+    new = sorted(catalogs - set(found))
+    if dry_run:
+        result.skeletal_created += len(set(new) - ctx.planned_skeletal)
+        ctx.planned_skeletal.update(new)
+        return found
+    if new:
+        now = datetime.now().replace(microsecond=0)
+        rows = {c: str(uuid.uuid4()) for c in new}
+        conn.execute(
+            occ.table.insert(),
+            [
+                {
+                    occ.col("collid").name: ctx.collid,
+                    occ.col("catalogNumber").name: c,
+                    occ.col("processingStatus").name: SKELETAL_STATUS,
+                    occ.col("dateEntered").name: now,
+                    occ.col("recordID").name: rid,
+                    occ.col("recordEnteredBy").name: ENTERED_BY,
+                }
+                for c, rid in rows.items()
+            ],
+        )
+        back = sa.select(occ.col("occid"), occ.col("recordID")).where(
+            occ.col("collid") == ctx.collid,
+            occ.col("catalogNumber").in_(new),
+            occ.col("recordID").in_(list(rows.values())),
+        )
+        by_rid = {str(rid): int(occid) for occid, rid in conn.execute(back)}
+        for c, rid in rows.items():
+            found[c] = by_rid[rid]
+        result.skeletal_created += len(new)
+    return found
+
+
+def write_batch(
+    conn: sa.Connection,
+    ctx: Context,
+    jobs: Sequence[Job],
+    known: Known,
+    dry_run: bool,
+) -> WriteResult:
+    """Plan and (unless ``dry_run``) apply one batch inside the caller's transaction.
+    Database errors propagate so that the caller rolls the batch back."""
+    result = WriteResult()
+    m = ctx.schema.media
+    skeletal = _skeletal_occids(
+        conn,
+        ctx,
+        {j.link.catalog for j in jobs if j.match.status is MatchStatus.UNMATCHED},
+        dry_run,
+        result,
+    )
+    inserts: list[dict[str, object]] = []
+    updates: list[dict[str, object]] = []
+    names = ctx.names
+    for job in jobs:
+        if job.match.status is MatchStatus.MATCHED:
+            occid: int | None = job.match.occids[0]
+            tid = job.match.tid
+            if occid not in known.present:
+                result.errors[job.sid] = (
+                    f"occurrence {occid} (catalog number {job.link.catalog!r}) is not in "
+                    f"collection {ctx.collid} any more; run again to re-match"
+                )
+                continue
+        else:
+            occid, tid = skeletal.get(job.link.catalog), None
+        values = dict(job.values, occid=occid, tid=tid)
+        row = known.existing.get(job.sid)
+        if row is None:
+            if "recordID" in ctx.names:
+                values["recordID"] = str(uuid.uuid4())
+            inserts.append({names[k]: v for k, v in values.items()})
+            result.inserted += 1
+        else:
+            new = {k: values[k] for k in UPDATE_COLUMNS if k in values}
+            if all(getattr(row, k) == v for k, v in new.items()):
+                result.unchanged += 1
+            else:
+                updates.append({"_id": row._id, **{f"v_{k}": v for k, v in new.items()}})
+                result.updated += 1
+        result.written[job.sid] = occid or 0
+    if dry_run:
+        return result
+    if inserts:
+        conn.execute(m.table.insert(), inserts)
+    if updates:
+        keys = [k for k in UPDATE_COLUMNS if f"v_{k}" in updates[0]]
+        stmt = (
+            sa.update(m.table)
+            .where(m.col(ctx.schema.media_id) == sa.bindparam("_id"))
+            .values({names[k]: sa.bindparam(f"v_{k}") for k in keys})
+        )
+        conn.execute(stmt, updates)
+    return result

@@ -149,11 +149,12 @@ class _LinkRun:
         self.mapping = load_mapping_csv(ident.mapping_csv) if ident.mapping_csv else None
         self.writer: ReportWriter | None = None
         self.pending: list[tuple[Job, ReportEntry]] = []  # dry run: waiting for a match batch
+        self.buffer: list[tuple[str, Stage, Status, dict[str, Any]]] = []  # ledger, per batch
         self.mapper: Mapper | None = None
         if not dry_run:
             assert ledger is not None
             self.mapper = Mapper(
-                portal, settings.symbiota, self._record, ledger.fail, emit, self._mapped
+                portal, settings.symbiota, self._record, self._fail, emit, self._mapped
             )
 
     # -- the run ------------------------------------------------------------------------------
@@ -181,9 +182,11 @@ class _LinkRun:
                     self._one(obj, index, known.get(ledger_key(obj.path)), publish)
                 if self.dry_run:
                     self._match_pending()
+                self._commit()
             if self.mapper is not None:
                 self.mapper.flush()
             self._match_pending()
+            self._commit()
             self.emit(Event(EventKind.FINISHED))
             report = writer.finish(self.counts)
         if run_id is not None and self.ledger is not None:
@@ -269,14 +272,27 @@ class _LinkRun:
     # -- results ------------------------------------------------------------------------------
 
     def _record(self, key: str, stage: Stage, status: Status, **fields: Any) -> None:
-        assert self.ledger is not None
-        self.ledger.advance(key, stage, status, **fields)
+        # Buffered and committed per batch (``_commit``): a commit per object would dominate
+        # a run over tens of thousands of objects. Losing a buffer to a kill costs nothing:
+        # the writer is idempotent on sourceIdentifier, so the re-run finds the rows unchanged.
+        self.buffer.append((key, stage, status, fields))
         if status is Status.DONE and stage < Stage.MAPPED:
             self.emit(Event(EventKind.STAGE_DONE, key, stage))
+
+    def _commit(self) -> None:
+        if self.buffer and self.ledger is not None:
+            buffer, self.buffer = self.buffer, []
+            self.ledger.advance_many(buffer)
+
+    def _fail(self, key: str, stage: Stage, why: str) -> None:
+        self._commit()  # keep the order of this object's transitions
+        assert self.ledger is not None
+        self.ledger.fail(key, stage, why)
 
     def _failed(self, key: str, path: str, catalog: str | None, stage: Stage, why: str) -> None:
         self.counts.failed += 1
         if self.ledger is not None and not self.dry_run:
+            self._commit()
             self.ledger.fail(key, stage, why, irods_path=path, catalog=catalog)
         self.emit(Event(EventKind.FAILED, key, stage, message=why))
         self._add(ReportEntry(key, stage, Status.FAILED, action="link", catalog=catalog,

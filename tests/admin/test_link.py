@@ -129,3 +129,30 @@ def test_collection_must_be_absolute_in_the_zone(tmp_path: Path, bad: str) -> No
     settings = make_settings(tmp_path, None, "sqlite:///x.sqlite")
     with pytest.raises(ConfigError, match="IRODS_COLLECTION"):
         run_link(settings, bad)
+
+
+@pytest.mark.slow  # ~15 s: the sandbox evaluates each GenQuery page over the whole catalog
+def test_listing_20000_objects_takes_paged_queries_not_round_trips_per_object(
+    tmp_path: Path, irods: Irods
+) -> None:
+    """20,000 objects (seeded into the catalog directly) are listed in ~41 GenQuery pages of
+    500 rows; linking them costs no request per object (checksums are in the catalog)."""
+    n = 20_000
+    for i in range(n):
+        irods.server.seed_object(f"{SHARED}/bulk/d{i % 20:02d}/ASU{i:07d}.jpg", b"x%d" % i,
+                                 owner="alice")  # fmt: skip
+    settings = make_settings(tmp_path, irods, f"sqlite:///{tmp_path / 'sym.sqlite'}",
+                             symbiota={"mode": "csv", "batch_size": 500})  # fmt: skip
+    from cyverse_link.portal.csvfile import CsvPortal
+
+    irods.store.server_version()  # log in first: count only the run's own requests
+    irods.server.stats.reset()
+    report = run_link(settings, SHARED, store=irods.store,
+                      portal=CsvPortal(settings.symbiota.csv_dir, 1, "ASU"),
+                      provider=DavAnonProvider(settings.urls.davanon_base))  # fmt: skip
+    stats = irods.server.stats.snapshot()
+    assert report.counts.discovered == n and report.counts.mapped == n
+    pages = stats.requests.get(702, 0)
+    # PRC sends a second, zero-row GenQuery after each page to close the statement
+    assert n // 500 <= pages <= 2 * (n // 500) + 6, stats.requests
+    assert stats.total_requests - pages <= 2  # e.g. the is_public check, nothing per object

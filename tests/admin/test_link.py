@@ -6,7 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from conftest import SHARED, Irods, Symbiota, dav, make_settings, md5
+from admin_support import SHARED, Irods, Symbiota, dav, make_settings, md5
 
 from cyverse_link.errors import ConfigError
 from cyverse_link.ledger import Ledger

@@ -100,6 +100,28 @@ def cli(
     )
 
 
+def _set_config(ctx: click.Context, _param: click.Parameter, value: Path | None) -> None:
+    if value is not None:
+        ctx.find_object(Context).config_path = value  # type: ignore[union-attr]
+
+
+def _set_json(ctx: click.Context, _param: click.Parameter, value: bool) -> None:
+    if value:
+        ctx.find_object(Context).json_output = True  # type: ignore[union-attr]
+
+
+def command_options(func: F) -> F:
+    """``-c/--config`` and ``--json`` also after the command name (``plan -c x.yaml``)."""
+    func = click.option(
+        "--json", is_flag=True, expose_value=False, callback=_set_json, is_eager=True,
+        help="Machine-readable result on stdout.",
+    )(func)  # fmt: skip
+    return click.option(
+        "-c", "--config", type=click.Path(path_type=Path), expose_value=False,
+        callback=_set_config, is_eager=True, help="Config file (overrides the global -c).",
+    )(func)  # fmt: skip
+
+
 @cli.command()
 @click.argument("path", type=click.Path(path_type=Path), default=None, required=False)
 @click.option("--force", is_flag=True, help="Overwrite an existing file.")
@@ -145,6 +167,7 @@ def _stdin_is_terminal() -> bool:
 
 
 @credentials.command("set")
+@command_options
 @click.argument("service", type=SERVICE_CHOICE)
 @click.pass_obj
 @handle_errors
@@ -158,6 +181,7 @@ def credentials_set(obj: Context, service: Service) -> None:
 
 
 @credentials.command("delete")
+@command_options
 @click.argument("service", type=SERVICE_CHOICE)
 @click.pass_obj
 @handle_errors
@@ -175,6 +199,7 @@ def credentials_delete(obj: Context, service: Service) -> None:
 
 
 @cli.command()
+@command_options
 @click.pass_obj
 @handle_errors
 def plan(obj: Context) -> None:
@@ -191,6 +216,7 @@ def plan(obj: Context) -> None:
 
 
 @cli.command()
+@command_options
 @click.option("--failed", is_flag=True, help="List failed files with their errors.")
 @click.pass_obj
 @handle_errors
@@ -294,6 +320,157 @@ class _Progress:
             self._progress.stop()
 
 
+@cli.command()
+@click.option("--concurrency", default=8, show_default=True, help="Requests in flight at once.")
+@click.option("--timeout", default=30.0, show_default=True, help="Seconds per request.")
+@click.pass_obj
+@handle_errors
+def verify(obj: Context, concurrency: int, timeout: float) -> None:
+    """Fetch every mapped URL (HEAD, ranged GET if refused) and report broken ones.
+
+    Exit code 1 when any URL is broken, gone, not an image or of the wrong size.
+    """
+    from cyverse_link.verify import run_verify
+
+    report = run_verify(obj.settings(), concurrency=max(1, concurrency), timeout=timeout)
+    obj.emit(report.as_dict())
+    if not obj.json_output:
+        for r in report.broken:
+            problems = ",".join(p.value for p in r.problems)
+            click.echo(f"! {r.target.key}: {problems}: {r.detail or ''} <{r.target.url}>")
+        click.echo(
+            f"checked {report.checked} URLs: {report.ok} ok, {len(report.broken)} broken"
+            + (f", {report.redirected} redirected" if report.redirected else "")
+        )
+    if report.broken:
+        sys.exit(1)
+
+
+# --- sync, check, demo -------------------------------------------------------------------
+
+
+@cli.command()
+@command_options
+@click.option(
+    "--limit",
+    type=click.IntRange(min=1),
+    default=None,
+    help="Work on at most N files that need work (a first taste).",
+)
+@click.option(
+    "--dry-run",
+    is_flag=True,
+    help="Only plan (like `plan`): read the folder, ledger and portal; change nothing.",
+)
+@click.pass_obj
+@handle_errors
+def sync(obj: Context, limit: int | None, dry_run: bool) -> None:
+    """Upload, publish and link the drop folder's new images (the whole pipeline).
+
+    Incremental and resumable: files already linked are skipped without being read. Exit
+    code 0 all done, 1 some files failed (see the report), 2 config, 3 a service could not be
+    reached, 4 another run holds the lock."""
+    from cyverse_link.pipeline import run_sync
+
+    settings = obj.settings()
+    with ProgressView(obj.progress, obj.quiet) as view:
+        report = run_sync(settings, dry_run=dry_run, limit=limit, on_event=view)
+    _print_report(obj, report)
+    sys.exit(report.exit_code)
+
+
+@cli.command()
+@command_options
+@click.pass_obj
+@handle_errors
+def check(obj: Context) -> None:
+    """Validate the config and log in to every configured service (pre-flight).
+
+    One line per service: `=` fine, `!` a problem. Exit code 3 when a service is unreachable
+    or refuses the login, 2 for a config problem (a missing password included)."""
+    from cyverse_link.check import exit_code, run_check
+
+    lines = run_check(obj.settings())
+    if obj.json_output:
+        obj.emit([{"service": ln.service, "ok": ln.ok, "message": ln.message} for ln in lines])
+    else:
+        for line in lines:
+            click.echo(f"{line.sigil} {line.service:<9} {line.message}")
+    sys.exit(exit_code(lines))
+
+
+@cli.command()
+@click.option(
+    "--provider",
+    type=click.Choice(["davanon", "bisque"]),
+    default="davanon",
+    show_default=True,
+    help="Which URLs to make (bisque also starts the BisQue sandbox).",
+)
+@click.option(
+    "--workdir",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="Keep the demo's files here (default: a temporary folder, removed after).",
+)
+@click.pass_obj
+@handle_errors
+def demo(obj: Context, provider: str, workdir: Path | None) -> None:
+    """Run the whole pipeline offline on the bundled sandbox servers and show what was linked.
+
+    No network, no account, no password: a sandbox iRODS server on 127.0.0.1, a SQLite
+    Symbiota database with sample specimens and a folder of sample images (some bad on
+    purpose). `sync` runs twice; the second run has nothing to do."""
+    from cyverse_link.demo import remove_workdir, run_demo
+    from cyverse_link.models import UrlProvider
+
+    with ProgressView(obj.progress, obj.quiet) as view:
+        result = run_demo(workdir, provider=UrlProvider(provider), on_event=view)
+    try:
+        if obj.json_output:
+            obj.emit({
+                "first": result.first.to_dict(),
+                "second": result.second.to_dict(),
+                "linked": [vars(x) for x in result.linked],
+            })  # fmt: skip
+            return
+        click.echo(f"sandbox iRODS {result.irods_version}, URLs: {result.provider}")
+        click.echo("first run:")
+        _print_report(obj, result.first)
+        c = result.second.counts
+        click.echo(
+            f"second run: {c.uploaded} uploaded, {c.mapped} linked, {c.unchanged} unchanged "
+            f"(nothing to do), {c.failed} still bad"
+        )
+        _print_linked(result.linked)
+        if workdir:
+            click.echo(f"files kept in {result.workdir} (config: {result.config_path})")
+    finally:
+        if workdir is None:
+            remove_workdir(result)
+
+
+def _print_report(obj: Context, report: Any) -> None:
+    if obj.json_output:
+        obj.emit(report.to_dict())
+        return
+    _print_summary(obj, report.summary_rows(), title="plan" if report.dry_run else report.command)
+    if report.path:
+        click.echo(f"report: {report.path}")
+
+
+def _print_linked(linked: list[Any]) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(title="linked specimens")
+    for col in ("catalog number", "occid", "image URL"):
+        table.add_column(col)
+    for item in linked:
+        table.add_row(item.catalog, str(item.occid), item.url)
+    Console(width=max(120, len(max((x.url for x in linked), default="")) + 40)).print(table)
+
+
 def main() -> None:
     cli(prog_name="cyverse-link")
 
@@ -311,6 +488,15 @@ _STAGE_LABELS = {
 }
 
 
+class _ConsoleHandler(logging.Handler):
+    def __init__(self, console: Any) -> None:
+        super().__init__()
+        self.console = console
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.console.print(self.format(record), markup=False, highlight=False)
+
+
 class ProgressView:
     """Event handler: rich progress bars on a terminal, plain log lines otherwise."""
 
@@ -319,6 +505,7 @@ class ProgressView:
         self.enabled = enabled and not quiet
         self._progress: Any = None
         self._tasks: dict[str, Any] = {}
+        self._saved_handlers: list[logging.Handler] = []
         self.counts: dict[str, int] = dict.fromkeys(_STAGE_LABELS, 0)
 
     def __enter__(self) -> ProgressView:
@@ -337,11 +524,19 @@ class ProgressView:
             self._progress.start()
             for key, label in _STAGE_LABELS.items():
                 self._tasks[key] = self._progress.add_task(label, total=None)
+            # Log lines go through the live display (above the bars), not across them.
+            root = logging.getLogger()
+            self._saved_handlers = root.handlers[:]
+            handler = _ConsoleHandler(self._progress.console)
+            handler.setFormatter(logging.Formatter("%(levelname)s %(name)s: %(message)s"))
+            handler.addFilter(redactor)
+            root.handlers = [handler]
         return self
 
     def __exit__(self, *exc: object) -> None:
         if self._progress is not None:
             self._progress.stop()
+            logging.getLogger().handlers = self._saved_handlers
 
     def _bump(self, key: str) -> None:
         self.counts[key] += 1
@@ -353,7 +548,13 @@ class ProgressView:
         from cyverse_link.models import Stage
 
         kind, rel = event.kind, event.rel_path
-        if kind is EventKind.DISCOVERED:
+        if kind is EventKind.STARTED:  # a new run (demo runs two): counters start again
+            self.counts = dict.fromkeys(_STAGE_LABELS, 0)
+            if self._progress is not None:
+                for task in self._tasks.values():
+                    self._progress.reset(task)
+            log.info("%s", event.message)
+        elif kind is EventKind.DISCOVERED:
             self._bump("discovered")
         elif kind is EventKind.STAGE_DONE:
             key = {

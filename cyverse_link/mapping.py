@@ -12,7 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from cyverse_link.config import SymbiotaSettings
-from cyverse_link.errors import CyverseLinkError
+from cyverse_link.errors import CyverseLinkError, ServiceUnavailable
 from cyverse_link.events import Event, EventHandler, EventKind
 from cyverse_link.models import Match, MatchStatus, MediaLink, Stage, Status
 from cyverse_link.portal.base import Portal
@@ -73,6 +73,8 @@ class Mapper:
             return
         try:
             matches = self.portal.match(sorted({j.catalog for j in jobs}))
+        except ServiceUnavailable:
+            raise  # the portal is away: stop the run (exit 3); these resume at mapping
         except CyverseLinkError as exc:
             for job in jobs:
                 self._failed(job, f"matching failed: {exc}")
@@ -94,6 +96,8 @@ class Mapper:
             return
         try:
             result = self.portal.write(links)
+        except ServiceUnavailable:
+            raise
         except CyverseLinkError as exc:
             for job, _ in by_source.values():
                 self._failed(job, f"writing the media row failed: {exc}")

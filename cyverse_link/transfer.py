@@ -19,7 +19,7 @@ from typing import Any, TypeVar
 from cyverse_link.config import Settings
 from cyverse_link.datastore.base import DataStore
 from cyverse_link.derivatives import make_derivatives
-from cyverse_link.errors import CyverseLinkError, NotFound
+from cyverse_link.errors import CyverseLinkError, NotFound, ServiceUnavailable
 from cyverse_link.events import Event, EventHandler, EventKind
 from cyverse_link.models import MediaUrls, Stage, Status
 from cyverse_link.naming import Rendition, derivative_path, versioned_path
@@ -46,6 +46,7 @@ class Job:
     mime: str | None = None
     derivatives: Mapping[Rendition, str] = field(default_factory=dict)  # rendition → iRODS path
     urls: MediaUrls | None = None
+    action: str | None = None  # the plan's decision: new, changed, resume
     overwrite_ok: bool = False  # ``remote`` may hold our own unverified partial write
     uploaded: bool = False  # bytes were sent in this run (for the counts)
     published: bool = False
@@ -59,6 +60,11 @@ class FileFailed(Exception):
         self.job = job
         self.stage = stage
         self.message = message
+
+    @property
+    def service_down(self) -> bool:
+        """The cause was the service (unreachable, login refused), not this file."""
+        return isinstance(self.__cause__, ServiceUnavailable)
 
 
 class RetryPolicy:

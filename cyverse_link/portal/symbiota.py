@@ -40,7 +40,15 @@ from cyverse_link.portal.rewrite import (
     update_rows,
 )
 from cyverse_link.portal.schema import SymbiotaSchema, detect_schema
-from cyverse_link.portal.writer import Context, Job, check_lengths, prepare, write_batch
+from cyverse_link.portal.writer import (
+    Context,
+    Job,
+    Known,
+    check_lengths,
+    look_up,
+    prepare,
+    write_batch,
+)
 
 log = logging.getLogger(__name__)
 
@@ -177,7 +185,6 @@ class SymbiotaDb:
         result = WriteResult()
         with self._connect() as conn:
             ctx = Context(self._detected(conn), self.collid, self.create_skeletal)
-            conn.rollback()  # end detection's implicit transaction; batches begin their own
             jobs: list[Job] = []
             seen: set[str] = set()
             for link, match in links:
@@ -190,8 +197,11 @@ class SymbiotaDb:
                     jobs.append(prepare(ctx, link, match))
                 except PortalError as exc:
                     result.errors[sid] = str(exc)
+            known = look_up(conn, ctx, jobs)
+            conn.rollback()  # end the implicit read transaction; batches begin their own
             for i in range(0, len(jobs), self.batch_size):
-                self._write_with_retry(conn, ctx, jobs[i : i + self.batch_size], dry_run, result)
+                batch = jobs[i : i + self.batch_size]
+                self._write_with_retry(conn, ctx, batch, known, dry_run, result)
         return result
 
     def _write_with_retry(
@@ -199,11 +209,12 @@ class SymbiotaDb:
         conn: sa.Connection,
         ctx: Context,
         jobs: Sequence[Job],
+        known: Known,
         dry_run: bool,
         result: WriteResult,
     ) -> None:
         try:
-            part = self._transaction(conn, ctx, jobs, dry_run)
+            part = self._transaction(conn, ctx, jobs, known, dry_run)
         except DBAPIError as exc:
             if len(jobs) == 1:
                 result.errors[jobs[0].sid] = (
@@ -216,16 +227,21 @@ class SymbiotaDb:
                 _db_message(exc),
             )
             for job in jobs:
-                self._write_with_retry(conn, ctx, [job], dry_run, result)
+                self._write_with_retry(conn, ctx, [job], known, dry_run, result)
             return
         _merge(result, part)
 
     def _transaction(
-        self, conn: sa.Connection, ctx: Context, jobs: Sequence[Job], dry_run: bool
+        self,
+        conn: sa.Connection,
+        ctx: Context,
+        jobs: Sequence[Job],
+        known: Known,
+        dry_run: bool,
     ) -> WriteResult:
         try:
             with conn.begin() as tx:
-                part = write_batch(conn, ctx, jobs, dry_run)
+                part = write_batch(conn, ctx, jobs, known, dry_run)
                 if dry_run:
                     tx.rollback()
                 return part

@@ -102,6 +102,19 @@ def test_value_too_long_is_a_per_link_error(portal: Portal) -> None:
     assert [r["occid"] for r in portal.rows()] == [portal.occ["bare"]]
 
 
+def test_limits_count_characters_not_bytes(portal: Portal) -> None:
+    """varchar(150) holds 150 characters in utf8mb4, accented or not."""
+    db = portal.db()
+    prefix = "irods:/iplant/home/shared/demo/"
+    name = "Ñandú_" + "é" * (150 - len(prefix) - len("Ñandú_") - len(".jpg")) + ".jpg"
+    lk = link("ASU1234", name)
+    assert len(lk.source_identifier) == 150
+    result = db.write(mapped(db, [lk]))
+    assert not result.errors and result.inserted == 1
+    assert portal.rows()[0]["sourceIdentifier"] == lk.source_identifier
+    assert db.write(mapped(db, [lk])).unchanged == 1
+
+
 def test_failing_batch_is_rolled_back_and_retried_per_link(portal: Portal) -> None:
     db = portal.db(batch_size=10)
     existing = link("5678")

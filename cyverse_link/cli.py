@@ -565,7 +565,10 @@ class ProgressView:
             }.get(event.stage)
             if key:
                 self._bump(key)
-                log.debug("%s: %s", rel, key)
+                if key == "mapped" and self._progress is None:
+                    log.info("%s: linked", rel)  # the plain log of an unattended run
+                else:
+                    log.debug("%s: %s", rel, key)
         elif kind is EventKind.FAILED:
             self._bump("failed")
             log.warning("%s: failed at %s: %s", rel, event.stage.name.lower(), event.message)

@@ -21,12 +21,14 @@ from cyverse_link.transfer import Job, Recorder
 
 @dataclass(frozen=True)
 class Mapped:
-    """The outcome for one job: ``occid`` when linked, else why not."""
+    """The outcome for one job: ``linked`` (with the ``occid`` when the portal knows it; the CSV
+    import file does not), else why not."""
 
     job: Job
     status: MatchStatus | None  # None when the write itself failed
     occid: int | None = None
     error: str | None = None
+    linked: bool = False
 
 
 def sort_occurrence(suffix: str | None) -> int:
@@ -104,10 +106,10 @@ class Mapper:
             return
         for source, (job, match) in by_source.items():
             if source in result.written:
-                occid = result.written[source]
+                occid = result.written[source] or None  # 0: written to a CSV, no occid yet
                 self.record(job.rel_path, Stage.MAPPED, Status.DONE, occid=occid, error=None)
                 self.on_event(Event(EventKind.STAGE_DONE, job.rel_path, Stage.MAPPED))
-                self.on_result(Mapped(job, match.status, occid=occid))
+                self.on_result(Mapped(job, match.status, occid=occid, linked=True))
             else:
                 why = result.errors.get(source, "the portal wrote no row and gave no reason")
                 self._failed(job, why)

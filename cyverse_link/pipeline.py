@@ -248,7 +248,7 @@ class SyncRun:
 
     def _mapped(self, m: Mapped) -> None:
         c, job = self.counts, m.job
-        if m.occid is not None:
+        if m.linked:
             c.mapped += 1
             stage, status = Stage.MAPPED, Status.DONE
         elif m.status is None:

@@ -42,8 +42,9 @@ UPLOADED = [s for s in SAMPLES if s.expect in ("linked", "unmatched")]
 
 
 @pytest.fixture
-def irods() -> Iterator[SandboxIrods]:
-    with SandboxIrods("4.3.1", "iplant", {USER: PASSWORD}) as srv:
+def irods(request: pytest.FixtureRequest) -> Iterator[SandboxIrods]:
+    persona = getattr(request, "param", "4.3.1")
+    with SandboxIrods(persona, "iplant", {USER: PASSWORD}) as srv:
         srv.make_shared_folder("herbarium", USER)
         yield srv
 
@@ -237,6 +238,7 @@ def test_bisque_urls_end_to_end(tmp_path: Path, irods: SandboxIrods, env: None) 
         assert row["thumbnailUrl"].endswith("thumbnail:200,200")
 
 
+@pytest.mark.parametrize("irods", ["4.3.1", "4.2.8"], indirect=True)
 def test_csv_mode_end_to_end(tmp_path: Path, irods: SandboxIrods, env: None) -> None:
     config = write_config(tmp_path, irods, mode="csv")
     result = sync_cli(config)
@@ -318,3 +320,46 @@ def test_lock_is_held_for_the_run(tmp_path: Path, irods: SandboxIrods, env: None
     settings = load_settings(write_config(tmp_path, irods, mode="csv"))
     with RunLock(lock_path(settings)), pytest.raises(LockHeld):
         run_sync(settings)
+
+
+def test_changed_image_new_object_new_urls_same_row(
+    tmp_path: Path, irods: SandboxIrods, env: None
+) -> None:
+    db_url = f"sqlite:///{tmp_path / 'symbiota.sqlite'}"
+    seed_symbiota(db_url)
+    config = write_config(tmp_path, irods, db_url=db_url)
+    assert sync_cli(config).exit_code == 1
+    coll = "/iplant/home/shared/herbarium/ASU"
+    old_path = f"{coll}/DEMO000102.jpg"
+    old_bytes = irods.object(old_path).data
+    (before,) = [
+        r for r in media_rows(db_url, "media") if r["sourceIdentifier"].endswith("102.jpg")
+    ]
+    local = tmp_path / "in" / "DEMO000102.jpg"
+    local.write_bytes(local.read_bytes()[:-2] + b"\x00\xff\xd9")  # new bytes, same name
+    assert sync_cli(config).exit_code == 1
+    assert irods.object(old_path).data == old_bytes  # never overwritten
+    rows = [r for r in media_rows(db_url, "media") if "DEMO000102" in r["sourceIdentifier"]]
+    assert len(rows) == 1  # updated in place, not duplicated
+    (after,) = rows
+    md5 = md5_of(local)
+    assert after["mediaID"] == before["mediaID"] and after["recordID"] == before["recordID"]
+    assert after["sourceIdentifier"] == f"irods:{coll}/DEMO000102.v{md5[:8]}.jpg"
+    assert after["hashValue"] == md5 and after["url"] != before["url"]
+    assert f".{md5[:8]}.web.jpg" in after["url"]
+    assert irods.object(after["sourceIdentifier"].removeprefix("irods:")).checksum == md5
+
+
+def test_check_with_bisque_and_an_unreachable_portal(
+    tmp_path: Path, irods: SandboxIrods, env: None
+) -> None:
+    with BisqueSandbox({USER: PASSWORD}) as bq:
+        config = write_config(
+            tmp_path, irods, db_url="mysql+pymysql://nobody@127.0.0.1:1/symbiota",
+            provider="bisque", bisque_url=bq.url,
+        )  # fmt: skip
+        result = CliRunner().invoke(cli, ["-c", str(config), "check"])
+    lines = result.output.splitlines()
+    assert any(ln.startswith("= bisque") and "logged in" in ln for ln in lines), result.output
+    assert any(ln.startswith("! symbiota") for ln in lines), result.output
+    assert result.exit_code == 3

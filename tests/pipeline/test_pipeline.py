@@ -11,14 +11,16 @@ from typing import Any
 import pytest
 from PIL import Image
 
+from cyverse_link import scan as scan_mod
 from cyverse_link.config import Settings, parse_settings
-from cyverse_link.errors import LockHeld, ServiceUnavailable
+from cyverse_link.errors import LockHeld, PermissionDenied, ServiceUnavailable, TransferFailed
 from cyverse_link.events import Event, EventKind
 from cyverse_link.ledger import Ledger, RunLock
 from cyverse_link.models import Stage, Status
 from cyverse_link.pipeline import lock_path, run_sync
 from cyverse_link.publish.davanon import DavAnonProvider
 from cyverse_link.report import RunReport, load_report
+from cyverse_link.transfer import RetryPolicy
 
 from .fakes import FakePortal, Killed, KillingStore
 
@@ -67,7 +69,7 @@ def drop(tmp_path: Path) -> Path:
 class World:
     def __init__(self, s: Settings) -> None:
         self.settings = s
-        self.store = KillingStore(retries=0)
+        self.store = KillingStore(retries=2)
         self.portal = FakePortal(
             specimens={"ASU0000001": [101], "ASU0000002": [102], "ASU0000006": [106, 107]}
         )
@@ -139,16 +141,31 @@ def test_first_run_links_good_images_and_reports_bad_ones(tmp_path: Path, drop: 
         Stage.MAPPED, Status.DONE)  # fmt: skip
 
 
-def test_second_run_over_unchanged_folder_does_nothing(tmp_path: Path, drop: Path) -> None:
+def test_second_run_over_unchanged_folder_does_nothing(
+    tmp_path: Path, drop: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     w = World(make_settings(tmp_path))
     w.run()
-    puts, writes, before = w.puts(), w.portal.write_calls, dict(w.portal.rows)
+    calls, writes, before = dict(w.store.calls), w.portal.write_calls, dict(w.portal.rows)
+    opened: list[str] = []
+    real_inspect = scan_mod.inspect_file
+
+    def inspect(path: Path, rel: str, *a: Any, **kw: Any) -> Any:
+        opened.append(rel)
+        return real_inspect(path, rel, *a, **kw)
+
+    monkeypatch.setattr(scan_mod, "inspect_file", inspect)
     r = w.run()
+    assert opened == []  # not a single file read again, the bad ones included
     assert r.counts.unchanged == 3 and r.counts.uploaded == 0 and r.counts.mapped == 0
     assert r.counts.failed == 3  # the bad files are still there, still reported
-    assert w.puts() == puts and w.store.calls["checksum"] == w.store.calls["checksum"]
+    new_calls = {k: n - calls.get(k, 0) for k, n in w.store.calls.items() if n != calls.get(k, 0)}
+    assert new_calls == {"server_version": 1}  # no put, checksum, metadata or ACL call
     assert w.portal.write_calls == writes and w.portal.rows == before
-    assert r.path != None and r.exit_code == 1  # noqa: E711
+    assert r.path is not None and r.exit_code == 1
+    (drop / "ASU0000007.jpg").write_bytes(image((7, 7, 7)))
+    w.run()
+    assert opened == ["ASU0000007.jpg"]  # only the new one
 
 
 def test_unmatched_image_is_linked_once_the_record_appears(tmp_path: Path, drop: Path) -> None:
@@ -202,13 +219,45 @@ def test_changed_image_gets_new_path_and_updates_its_row(tmp_path: Path, drop: P
     assert rows == [f"irods:{newer}"]
 
 
-def test_transient_upload_failures_are_retried(tmp_path: Path, drop: Path) -> None:
+def test_transient_upload_failures_are_resent(tmp_path: Path, drop: Path) -> None:
     w = World(make_settings(tmp_path))
-    w.store.faults.drop_during_write(2)  # retries: 2 → 3 attempts per object
+    w.store.faults.drop_during_write(2)  # the store re-sends (irods.retries), no double retry
     r = w.run()
     assert r.counts.mapped == 3 and r.counts.failed == 3
-    assert any(e.kind is EventKind.RETRY for e in w.events)
-    assert all(w.objects().values())  # partial objects were re-sent and verified
+    assert all(w.objects().values())  # the partial objects were re-sent and verified
+
+
+def test_retry_policy_retries_only_what_it_should() -> None:
+    events: list[Event] = []
+    policy = RetryPolicy(3, 0, events.append)
+    calls = {"n": 0}
+
+    def flaky() -> str:
+        calls["n"] += 1
+        if calls["n"] < 3:
+            raise ServiceUnavailable("connection reset")
+        return "ok"
+
+    assert policy.call("metadata", "a.jpg", flaky) == "ok" and len(events) == 2
+    assert all(e.kind is EventKind.RETRY for e in events)
+
+    def dropped() -> None:
+        calls["n"] += 1
+        raise TransferFailed("dropped")  # retryable, but the store already re-sent it
+
+    calls["n"] = 0
+    with pytest.raises(TransferFailed):
+        policy.call("upload", "a.jpg", dropped, only=ServiceUnavailable)
+    assert calls["n"] == 1
+
+    def denied() -> None:
+        calls["n"] += 1
+        raise PermissionDenied("no")
+
+    calls["n"] = 0
+    with pytest.raises(PermissionDenied):
+        policy.call("upload", "a.jpg", denied)
+    assert calls["n"] == 1
 
 
 def test_persistent_failure_is_isolated_and_resumes_later(tmp_path: Path, drop: Path) -> None:

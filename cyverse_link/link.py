@@ -20,13 +20,14 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Protocol
 
+from cyverse_link import wiring
 from cyverse_link.collection_index import CollectionIndex
 from cyverse_link.config import Settings
 from cyverse_link.datastore.base import DataStore
 from cyverse_link.errors import ConfigError, CyverseLinkError
 from cyverse_link.events import Event, EventHandler, EventKind, ignore
 from cyverse_link.identifiers import load_mapping_csv, parse_identifier
-from cyverse_link.ledger import FileRecord, Ledger
+from cyverse_link.ledger import FileRecord, Ledger, RunLock
 from cyverse_link.mapping import Mapped, Mapper
 from cyverse_link.models import (
     Counts,
@@ -37,6 +38,7 @@ from cyverse_link.models import (
     Stage,
     Status,
 )
+from cyverse_link.pipeline import lock_path
 from cyverse_link.portal.base import Portal
 from cyverse_link.publish.base import UrlProvider
 from cyverse_link.publish.davanon import DavAnonProvider
@@ -90,19 +92,34 @@ def run_link(
     ``ConfigError`` (bad collection), ``ServiceUnavailable`` (iRODS or the portal away),
     ``LedgerError``; a problem with one object is recorded, counted and reported instead.
     """
-    from cyverse_link import adapters
-
     path = check_collection(settings, collection)
+    if dry_run:
+        return _link(settings, path, publish, True, on_event, store, portal, provider)
+    with RunLock(lock_path(settings)):  # one run per config, whatever the command
+        return _link(settings, path, publish, False, on_event, store, portal, provider)
+
+
+def _link(
+    settings: Settings,
+    path: str,
+    publish: bool,
+    dry_run: bool,
+    on_event: EventHandler | None,
+    store: LinkStore | None,
+    portal: Portal | None,
+    provider: UrlProvider | None,
+) -> RunReport:
     opened: list[Any] = []
     try:
+        # Adapters first: a missing password is a config error before any state is made.
         if store is None:
-            store = adapters.open_store(settings)
+            store = wiring.build_store(settings)
             opened.append(store)
         if portal is None:
-            portal = adapters.open_portal(settings)
+            portal = wiring.build_portal(settings)
             opened.append(portal)
         if provider is None:
-            provider = adapters.open_provider(settings)
+            provider = wiring.build_provider(settings)
             client = getattr(provider, "client", None)
             if client is not None:
                 opened.append(client)
@@ -300,7 +317,7 @@ class _LinkRun:
 
     def _mapped(self, m: Mapped) -> None:
         c, job = self.counts, m.job
-        if m.occid is not None:
+        if m.linked:
             c.mapped += 1
             status, stage = Status.DONE, Stage.MAPPED
         elif m.status is MatchStatus.AMBIGUOUS:

@@ -26,16 +26,18 @@ from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
+from cyverse_link import wiring
 from cyverse_link.collection_index import CollectionIndex
 from cyverse_link.config import Settings
 from cyverse_link.datastore.base import DataStore
 from cyverse_link.errors import ConfigError, CyverseLinkError, NotFound, ServiceUnavailable
 from cyverse_link.events import Event, EventHandler, EventKind, ignore
 from cyverse_link.identifiers import normalize_catalog, parse_identifier
-from cyverse_link.ledger import Ledger
+from cyverse_link.ledger import Ledger, RunLock
 from cyverse_link.mapping import source_identifier
 from cyverse_link.models import Counts, MediaUrls, PortalMode, RemoteObject, Stage, Status
 from cyverse_link.naming import Rendition
+from cyverse_link.pipeline import lock_path
 from cyverse_link.portal.rewrite import MediaRow
 from cyverse_link.portal.symbiota import SymbiotaDb
 from cyverse_link.publish.bisque import BisqueClient
@@ -127,34 +129,50 @@ def run_relink(
     adds to ``relink.search_collections``. Adapters not given are built from ``settings``
     (BisQue only when ``bisque.url`` is set). Raises ConfigError, ServiceUnavailable,
     LedgerError; one row's problem is reported, never fatal."""
-    from cyverse_link import adapters
-
     if settings.symbiota.mode is not PortalMode.DB:
         raise ConfigError(
             "symbiota.mode: relink rewrites rows in the portal's database; set mode: db "
             "and symbiota.db_url"
         )
-    colls = [*settings.relink.search_collections, *search_collections]
     zone = settings.irods.zone
+    colls = [posixpath.normpath(c) for c in (*settings.relink.search_collections,
+                                             *search_collections)]  # fmt: skip
     for coll in colls:
-        if not posixpath.normpath(coll).startswith(f"/{zone}/"):
+        if not coll.startswith(f"/{zone}/"):
             raise ConfigError(f"relink.search_collections: {coll!r} is not a path in /{zone}/")
+    if dry_run:
+        return _relink(settings, colls, True, on_event, store, portal, bisque)
+    with RunLock(lock_path(settings)):  # one run per config, whatever the command
+        return _relink(settings, colls, False, on_event, store, portal, bisque)
+
+
+def _relink(
+    settings: Settings,
+    colls: list[str],
+    dry_run: bool,
+    on_event: EventHandler | None,
+    store: DataStore | None,
+    portal: SymbiotaDb | None,
+    bisque: BisqueClient | None,
+) -> RunReport:
     opened: list[Any] = []
     try:
+        # Adapters first: a missing password is a config error before any state is made.
         if store is None:
-            store = adapters.open_store(settings)
+            store = wiring.build_store(settings)
             opened.append(store)
         if portal is None:
-            portal = adapters.open_portal(settings)  # type: ignore[assignment]
-            opened.append(portal)
+            built = wiring.build_portal(settings)
+            opened.append(built)
+            assert isinstance(built, SymbiotaDb)  # mode db, checked by run_relink
+            portal = built
         if bisque is None and settings.bisque.url:
-            bisque = adapters.open_bisque_client(settings)
+            bisque = wiring.build_bisque_client(settings)
             opened.append(bisque)
-        assert isinstance(portal, SymbiotaDb)
         ledger = None if dry_run else Ledger(settings.state.db_url)
         try:
             run = _Relink(settings, store, portal, bisque, ledger, on_event or ignore, dry_run)
-            return run.execute([posixpath.normpath(c) for c in colls])
+            return run.execute(colls)
         finally:
             if ledger is not None:
                 ledger.close()

@@ -222,6 +222,11 @@ class _Relink:
             for coll in collections:
                 self.index.add(self.store.list(coll))  # one paged listing per collection
                 self.emit(Event(EventKind.INFO, message=f"listed {coll}"))
+                if hasattr(self.store, "is_public") and not self.store.is_public(coll):
+                    self.emit(Event(EventKind.INFO, message=(
+                        f"{coll} is not public: dav-anon URLs of its files will not load until "
+                        f"anonymous may read it (cyverse-link link --publish {coll})"
+                    )))  # fmt: skip
             self._index_catalogs()
             for rows in self.portal.media_rows_pointing_at(self.hosts):
                 self._batch(rows)

@@ -184,3 +184,27 @@ def test_clues_from_source_identifier_and_urls(
     row = MediaRow(1, 2, "C1", MediaUrls(url=urls[0]), sid, None)
     clues = clues_of(row, ["bisque.cyverse.org"])
     assert (clues.uniq, clues.name) == expected and clues.catalog == "C1"
+
+
+def test_a_url_too_long_for_the_column_fails_that_row_only(
+    tmp_path: Path, irods: Irods, symbiota: Symbiota
+) -> None:
+    long_dir = f"{LEGACY}/" + "d" * 120 + "/" + "e" * 100
+    irods.seed(f"{long_dir}/ASU0001234.jpg", JPEG)
+    irods.seed(f"{LEGACY}/ok/ASU0005678.jpg", JPEG + b"ok")
+    bad = harvester_row(symbiota, "ASU0001234", "00-long1", "ASU0001234.jpg")
+    good = harvester_row(symbiota, "ASU0005678", "00-ok2", "ASU0005678.jpg")
+    settings = make_settings(tmp_path, irods, symbiota.url,
+                             relink={"search_collections": [LEGACY]})  # fmt: skip
+    before = by_id(symbiota)
+    report = run_relink(settings, store=irods.store, portal=symbiota.db())
+    assert (report.counts.failed, report.counts.mapped, report.exit_code) == (1, 1, 1)
+    after = by_id(symbiota)
+    assert after[bad] == before[bad]
+    assert after[good]["sourceIdentifier"] == f"irods:{LEGACY}/ok/ASU0005678.jpg"
+    entry = next(
+        e
+        for e in load_report(report.path)["entries"]  # type: ignore[arg-type]
+        if e["rel_path"].endswith(f":{bad}")
+    )
+    assert "characters" in entry["error"] and entry["status"] == "failed"

@@ -18,8 +18,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 import sqlalchemy as sa
 
@@ -104,8 +103,7 @@ def _like_pattern(catalog: str, strip_leading_zeros: bool) -> str:
     return f"%{esc(norm[: m.start()])}%{esc(norm[m.start() :])}%"
 
 
-@dataclass(frozen=True)
-class Candidate:
+class Candidate(NamedTuple):  # a NamedTuple: built once per returned row, so cheap matters
     source: str  # one of SOURCES
     occid: int
     value: str | None
@@ -214,10 +212,8 @@ def query_candidates(
     if not selects:
         return []
     stmt = selects[0] if len(selects) == 1 else sa.union_all(*selects)
-    return [
-        Candidate(str(r.source), int(r.occid), r.value, None if r.tid is None else int(r.tid))
-        for r in conn.execute(stmt)
-    ]
+    # the drivers already return ints for the unsigned int columns
+    return [Candidate._make(r) for r in conn.execute(stmt)]
 
 
 def match_batch(

@@ -173,7 +173,6 @@ class SymbiotaDb:
                         self.strip_leading_zeros,
                     )
                 )
-                conn.rollback()  # end the read transaction between batches
         return out
 
     def write(
@@ -189,8 +188,8 @@ class SymbiotaDb:
             seen: set[str] = set()
             for link, match in links:
                 sid = link.source_identifier
-                if sid in seen:
-                    result.errors[sid] = f"{sid}: given twice in one write; written once"
+                if sid in seen:  # the first one wins; errors/written are keyed by sid
+                    log.warning("%s given twice in one write; the first link is used", sid)
                     continue
                 seen.add(sid)
                 try:

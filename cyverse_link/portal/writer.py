@@ -18,7 +18,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from cyverse_link.errors import ValueTooLong
+from cyverse_link.errors import AmbiguousMatch, NoMatchingRecord, ValueTooLong
 from cyverse_link.models import Match, MatchStatus, MediaLink
 from cyverse_link.portal.base import WriteResult
 from cyverse_link.portal.schema import BoundTable, SymbiotaSchema
@@ -42,6 +42,16 @@ UPDATE_COLUMNS = (
     "sortOccurrence",
 )
 INSERT_ONLY_COLUMNS = ("sourceIdentifier", "recordID", "imageType", "owner")
+VARIABLE_COLUMNS = (
+    "url",
+    "thumbnailUrl",
+    "originalUrl",
+    "archiveUrl",
+    "format",
+    "hashValue",
+    "mediaMD5",
+    "sourceIdentifier",
+)
 
 
 @dataclass(frozen=True)
@@ -72,7 +82,12 @@ class Context:
         m = self.schema.media
         wanted = (*UPDATE_COLUMNS, *INSERT_ONLY_COLUMNS)
         self.names = {k: m.col(k).name for k in wanted if m.has(k)}
-        self.limits = {k: n for k in self.names if (n := m.length(k)) is not None}
+        # constants (mediaType, hashFunction, imageType, owner) fit or fail alike: checked
+        # once here through the same path, per link only what varies
+        self.limits = {k: n for k in VARIABLE_COLUMNS if (n := m.length(k)) is not None}
+        constants = {"mediaType": "image", "hashFunction": "MD5", "imageType": "specimen"}
+        constants["owner"] = self.schema.collection_name
+        check_lengths(m, {k: v for k, v in constants.items() if k in self.names}, "media")
 
 
 def media_values(ctx: Context, link: MediaLink) -> dict[str, object]:
@@ -116,9 +131,7 @@ def check_lengths(
 
 def prepare(ctx: Context, link: MediaLink, match: Match) -> Job:
     """Validate one link; raises PortalError subclasses with a per-link message."""
-    from cyverse_link.errors import AmbiguousMatch, NoMatchingRecord
-
-    what = f"{link.file_name or link.source_identifier}"
+    what = link.file_name or link.source_identifier
     if match.status is MatchStatus.AMBIGUOUS:
         raise AmbiguousMatch(
             f"{what}: catalog number {link.catalog!r} matches occurrences "

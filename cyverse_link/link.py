@@ -15,6 +15,7 @@ lists, identifies and matches, and reports what would be linked, unmatched or am
 
 from __future__ import annotations
 
+import copy
 import posixpath
 from collections.abc import Mapping
 from pathlib import Path
@@ -204,7 +205,7 @@ class _LinkRun:
                 self.mapper.flush()
             self._match_pending()
             self._commit()
-            self.emit(Event(EventKind.FINISHED))
+            self.emit(Event(EventKind.FINISHED, counts=copy.deepcopy(self.counts)))
             report = writer.finish(self.counts)
         if run_id is not None and self.ledger is not None:
             self.ledger.finish_run(run_id, self.counts, report.path)

@@ -20,6 +20,7 @@ to the same object) are reported and left untouched. Nothing is ever inserted or
 
 from __future__ import annotations
 
+import copy
 import posixpath
 import re
 from collections.abc import Sequence
@@ -230,7 +231,7 @@ class _Relink:
             self._index_catalogs()
             for rows in self.portal.media_rows_pointing_at(self.hosts):
                 self._batch(rows)
-            self.emit(Event(EventKind.FINISHED))
+            self.emit(Event(EventKind.FINISHED, counts=copy.deepcopy(self.counts)))
             report = writer.finish(self.counts)
         if run_id is not None and self.ledger is not None:
             self.ledger.finish_run(run_id, self.counts, report.path)

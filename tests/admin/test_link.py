@@ -131,7 +131,7 @@ def test_collection_must_be_absolute_in_the_zone(tmp_path: Path, bad: str) -> No
         run_link(settings, bad)
 
 
-@pytest.mark.slow  # ~15 s: the sandbox evaluates each GenQuery page over the whole catalog
+@pytest.mark.slow  # ~8-14 s: the sandbox builds each GenQuery page from the remaining objects
 def test_listing_20000_objects_takes_paged_queries_not_round_trips_per_object(
     tmp_path: Path, irods: Irods
 ) -> None:

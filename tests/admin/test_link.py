@@ -4,11 +4,12 @@ database (SQLite and MariaDB, ``media`` and ``images`` flavours)."""
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import pytest
 from admin_support import SHARED, Irods, Symbiota, dav, make_settings, md5
 
-from cyverse_link.errors import ConfigError
+from cyverse_link.errors import ConfigError, ServiceUnavailable
 from cyverse_link.ledger import Ledger
 from cyverse_link.link import ledger_key, run_link
 from cyverse_link.publish.davanon import DavAnonProvider
@@ -156,3 +157,44 @@ def test_listing_20000_objects_takes_paged_queries_not_round_trips_per_object(
     # PRC sends a second, zero-row GenQuery after each page to close the statement
     assert n // 500 <= pages <= 2 * (n // 500) + 6, stats.requests
     assert stats.total_requests - pages <= 2  # e.g. the is_public check, nothing per object
+
+
+class _PortalDownAfterMatching:
+    """The real portal, except that its database goes away at the first write."""
+
+    def __init__(self, portal: Any) -> None:
+        self.portal = portal
+
+    def match(self, catalogs: Any) -> Any:
+        return self.portal.match(catalogs)
+
+    def write(self, links: Any, *, dry_run: bool = False) -> Any:
+        raise ServiceUnavailable("Symbiota database went away")
+
+    def schema(self) -> Any:
+        return self.portal.schema()
+
+    def close(self) -> None:
+        self.portal.close()
+
+
+def test_an_interrupted_run_resumes_without_duplicates(
+    tmp_path: Path, irods: Irods, symbiota: Symbiota
+) -> None:
+    p = seed_collection(irods)
+    settings = make_settings(tmp_path, irods, symbiota.url)
+    provider = DavAnonProvider(settings.urls.davanon_base)
+    with pytest.raises(ServiceUnavailable):
+        run_link(settings, SHARED, store=irods.store,
+                 portal=_PortalDownAfterMatching(symbiota.db()), provider=provider)  # fmt: skip
+    assert symbiota.rows() == []
+    assert list((tmp_path / "reports").glob("link-*.json.part"))  # the interrupted report
+
+    report = run_link(settings, SHARED, store=irods.store, portal=symbiota.db(),
+                      provider=provider)  # fmt: skip
+    assert report.counts.mapped == 2
+    again = run_link(settings, SHARED, store=irods.store, portal=symbiota.db(),
+                     provider=provider)  # fmt: skip
+    assert again.counts.unchanged == 2
+    sids = [r["sourceIdentifier"] for r in symbiota.rows()]
+    assert sorted(sids) == sorted({f"irods:{p['jpg']}", f"irods:{p['tif']}"})

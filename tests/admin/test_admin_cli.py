@@ -120,3 +120,13 @@ def test_unreachable_irods_is_exit_3(setup: tuple[Path, str], irods: Irods) -> N
     irods.server.stop()
     result = run("-c", str(config), "link", SHARED)
     assert result.exit_code == 3, result.output
+
+
+def test_a_second_run_on_the_same_config_is_exit_4(setup: tuple[Path, str]) -> None:
+    from cyverse_link.ledger import RunLock, lock_path_for
+
+    config, _ = setup
+    with RunLock(lock_path_for(config.resolve())):
+        for args in (["link", SHARED], ["relink"]):
+            result = run("-c", str(config), *args)
+            assert result.exit_code == 4, result.output

@@ -8,7 +8,7 @@ occurrences, then times
 * bare: one SQLAlchemy Core ``executemany`` INSERT of the same 50,000 media rows (occids
   already known), in one transaction.
 
-Both run on an empty media table; each figure is the best of three alternating runs (the
+Both run on an empty media table; each figure is the best of five alternating runs (the
 machine is shared). The last line is ``RATIO symbiota_mapping <ours/bare throughput>``.
 Usage: ``python bench/bench_mapping.py [N [BATCH_SIZE]]`` (defaults 50000 and 500, the config
 default); the server is ``$CYVERSE_LINK_TEST_MARIADB`` or
@@ -29,7 +29,7 @@ from cyverse_link.portal.symbiota import SymbiotaDb
 from cyverse_link.sandbox.symbiota_schema import add_collection, create_symbiota_schema
 
 SERVER = os.environ.get("CYVERSE_LINK_TEST_MARIADB", "mysql+pymysql://root@127.0.0.1:3306")
-REPEATS = 3
+REPEATS = 5
 BASE = "https://data.cyverse.org/dav-anon/iplant/projects/bench/ASU-PLANTS"
 
 

@@ -106,6 +106,7 @@ class SymbiotaDb:
         if url.get_backend_name() == "sqlite":
             event.listen(self._engine, "connect", _enable_sqlite_fks)
         self._schema: SymbiotaSchema | None = None
+        self._verified: set[int] = set()  # occids our match() found in the collection
 
     # -- plumbing --------------------------------------------------------------------------
 
@@ -173,6 +174,7 @@ class SymbiotaDb:
                         self.strip_leading_zeros,
                     )
                 )
+        self._verified.update(m.occids[0] for m in out.values() if m.occid is not None)
         return out
 
     def write(
@@ -196,7 +198,7 @@ class SymbiotaDb:
                     jobs.append(prepare(ctx, link, match))
                 except PortalError as exc:
                     result.errors[sid] = str(exc)
-            known = look_up(conn, ctx, jobs)
+            known = look_up(conn, ctx, jobs, self._verified)
             conn.rollback()  # end the implicit read transaction; batches begin their own
             for i in range(0, len(jobs), self.batch_size):
                 batch = jobs[i : i + self.batch_size]

@@ -207,13 +207,16 @@ class Known:
     present: set[int]  # matched occids that are in the collection
 
 
-def look_up(conn: sa.Connection, ctx: Context, jobs: Sequence[Job]) -> Known:
+def look_up(conn: sa.Connection, ctx: Context, jobs: Sequence[Job], verified: set[int]) -> Known:
+    """``verified``: occids this portal's own ``match()`` just found in the collection; only
+    the others (Matches built elsewhere) are checked here. A record deleted in between still
+    fails its foreign key, and the per-link retry reports it."""
     matched = {j.match.occids[0] for j in jobs if j.match.status is MatchStatus.MATCHED}
     # changed content: the row written for the old iRODS path is found and updated in place
     previous = [p for j in jobs if (p := j.link.previous_source_identifier) and p != j.sid]
     return Known(
         existing_rows(conn, ctx, [j.sid for j in jobs] + previous),
-        occurrences_in_collection(conn, ctx, matched),
+        (matched & verified) | occurrences_in_collection(conn, ctx, matched - verified),
     )
 
 

@@ -132,6 +132,22 @@ def test_failing_batch_is_rolled_back_and_retried_per_link(portal: Portal) -> No
     assert rows[0]["url"] == existing.urls.url
 
 
+def test_record_deleted_after_matching_fails_alone(portal: Portal) -> None:
+    """The foreign key catches it (SQLite too: the portal turns foreign keys on)."""
+    db = portal.db()
+    links = [link("ASU1234"), link("5678")]
+    pairs = mapped(db, links)
+    with portal.engine.begin() as conn:
+        conn.execute(
+            sa.text("DELETE FROM omoccurrences WHERE occid = :o"), {"o": portal.occ["bare"]}
+        )
+    result = db.write(pairs)
+    assert list(result.errors) == [links[1].source_identifier]
+    assert "refused" in result.errors[links[1].source_identifier]
+    assert result.inserted == 1
+    assert [r["occid"] for r in portal.rows()] == [portal.occ["padded"]]
+
+
 def _reject_url(p: Portal, url: str) -> None:
     with p.engine.begin() as conn:
         if p.engine.dialect.name == "sqlite":

@@ -5,10 +5,12 @@ For every media row of the collection whose ``url``/``thumbnailUrl``/``originalU
 
 1. a BisQue server that still answers (``bisque.url``, optional): the resource's ``value`` is
    ``irods://<host>/<zone>/…``; the first failure to connect switches this off for the run;
-2. the file name from Symbiota's harvester ``sourceIdentifier`` (``<uniq>; filename: <name>``)
+2. the ``ipc-bisque-id`` AVU CyVerse put on every object it registered in BisQue, read for the
+   whole of each ``relink.search_collections`` entry in paged GenQueries;
+3. the file name from Symbiota's harvester ``sourceIdentifier`` (``<uniq>; filename: <name>``)
    looked up in one paged listing of each ``relink.search_collections`` entry, narrowed by the
    row's catalog number when several objects share the name;
-3. else the row's catalog number, when exactly one image in those listings carries it.
+4. else the row's catalog number, when exactly one image in those listings carries it.
 
 A resolved row gets dav-anon URLs (web derivative → ``url``, thumbnail derivative →
 ``thumbnailUrl``, else the original), ``sourceIdentifier = irods:<path>`` and the catalog MD5 in
@@ -45,6 +47,9 @@ from cyverse_link.report import ReportEntry, ReportWriter, RunReport
 from cyverse_link.urls import bisque_irods_path
 
 __all__ = ["Clues", "Resolution", "clues_of", "ledger_key", "relink_urls", "run_relink"]
+
+
+BISQUE_ID_AVU = "ipc-bisque-id"  # written by CyVerse until January 2025 (bisque-api.md §8)
 
 
 def ledger_key(table: str, media_id: int) -> str:
@@ -138,9 +143,10 @@ class _Relink:
         self.provider = DavAnonProvider(settings.urls.davanon_base, settings.irods.zone)
         self.index = CollectionIndex(settings.source.include)
         self.by_catalog: dict[str, list[RemoteObject]] = {}
+        self.by_uniq: dict[str, str] = {}  # BisQue resource_uniq → path, from ipc-bisque-id AVUs
         self.hosts = tuple(h.lower() for h in settings.relink.bisque_hosts)
         self.counts = Counts()
-        for name in ("by_bisque", "by_name", "by_catalog", "duplicates", "checksummed"):
+        for name in ("by_bisque", "by_avu", "by_name", "by_catalog", "duplicates", "checksummed"):
             self.counts.extra[name] = 0
         if dry_run:
             self.counts.extra["would_rewrite"] = 0
@@ -158,6 +164,10 @@ class _Relink:
             for coll in collections:
                 self.index.add(self.store.list(coll))  # one paged listing per collection
                 self.emit(Event(EventKind.INFO, message=f"listed {coll}"))
+                list_avu = getattr(self.store, "list_avu", None)
+                if list_avu is not None:  # CyVerse's BisQue rule tagged what it registered
+                    for path, uniq in list_avu(coll, BISQUE_ID_AVU):
+                        self.by_uniq.setdefault(uniq, path)
                 if hasattr(self.store, "is_public") and not self.store.is_public(coll):
                     self.emit(Event(EventKind.INFO, message=(
                         f"{coll} is not public: dav-anon URLs of its files will not load until "
@@ -206,6 +216,8 @@ class _Relink:
         path = self._from_bisque(clues.uniq)
         if path is not None:
             return Resolution(path, "bisque")
+        if clues.uniq and clues.uniq in self.by_uniq:
+            return Resolution(self.by_uniq[clues.uniq], "avu")
         named: list[RemoteObject] = self.index.by_name(clues.name) if clues.name else []
         if len(named) == 1:
             return Resolution(named[0].path, "name")

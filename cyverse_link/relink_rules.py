@@ -31,7 +31,7 @@ class Clues:
 @dataclass(frozen=True)
 class Resolution:
     path: str | None
-    how: str = ""  # bisque | name | catalog
+    how: str = ""  # bisque | avu | name | catalog
     error: str | None = None
     ambiguous: bool = False
 

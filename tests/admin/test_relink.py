@@ -208,3 +208,42 @@ def test_a_url_too_long_for_the_column_fails_that_row_only(
         if e["rel_path"].endswith(f":{bad}")
     )
     assert "characters" in entry["error"] and entry["status"] == "failed"
+
+
+def add_avu(irods: Irods, path: str, name: str, value: str) -> None:
+    from cyverse_link.sandbox.irods.catalog import Avu
+
+    cat = irods.server.catalog
+    with cat.lock:
+        cat.objs[path].avus.append(Avu(cat.new_id(), name, value, ""))
+
+
+def test_cyverse_bisque_id_avus_resolve_renamed_files(
+    tmp_path: Path, irods: Irods, symbiota: Symbiota
+) -> None:
+    path = f"{LEGACY}/renamed/scan 0001.jpg"  # neither its name nor a catalog number helps
+    irods.seed(path, JPEG)
+    add_avu(irods, path, "ipc-bisque-id", "00-avu777")
+    add_avu(irods, path, "ipc-bisque-uri", "https://bisque.cyverse.org/data_service/00-avu777")
+    row = harvester_row(symbiota, "ASU0000042", "00-avu777", "ASU0000042.jpg")
+    settings = make_settings(tmp_path, irods, symbiota.url,
+                             relink={"search_collections": [LEGACY]})  # fmt: skip
+    report = run_relink(settings, store=irods.store, portal=symbiota.db())
+    assert report.counts.mapped == 1 and report.counts.extra["by_avu"] == 1
+    got = by_id(symbiota)[row]
+    assert got["sourceIdentifier"] == f"irods:{path}" and got["url"] == dav(path)
+
+
+def test_list_avu_pages_by_data_id(irods: Irods) -> None:
+    n = 1_100
+    for i in range(n):
+        path = f"{LEGACY}/p{i % 3}/o{i:05d}.jpg"
+        irods.server.seed_object(path, b"x", owner="alice")
+        add_avu(irods, path, "ipc-bisque-id", f"00-u{i}")
+        if i % 2:
+            add_avu(irods, path, "other", "noise")
+    irods.store.server_version()
+    irods.server.stats.reset()
+    found = dict(irods.store.list_avu(LEGACY, "ipc-bisque-id"))
+    assert len(found) == n and found[f"{LEGACY}/p1/o00004.jpg"] == "00-u4"
+    assert irods.server.stats.requests.get(702, 0) <= 2 * (2 + n // 500 + 1)

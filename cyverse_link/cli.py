@@ -16,7 +16,17 @@ import click
 
 from cyverse_link import __version__
 from cyverse_link.config import Settings, default_config_path, load_settings
+from cyverse_link.credentials import (
+    SERVICES,
+    Service,
+    delete_password,
+    keyring_username,
+    redactor,
+    store_password,
+)
 from cyverse_link.errors import ConfigError, CyverseLinkError
+from cyverse_link.ledger import Ledger, RunLock, lock_path_for
+from cyverse_link.plan import PlanEvent, run_plan
 
 log = logging.getLogger("cyverse_link")
 F = TypeVar("F", bound=Callable[..., Any])
@@ -79,6 +89,8 @@ def cli(
     """Upload specimen images to CyVerse and link them to a Symbiota portal."""
     level = logging.WARNING if quiet else (logging.DEBUG if verbose > 1 else logging.INFO)
     logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s", force=True)
+    for handler in logging.getLogger().handlers:
+        handler.addFilter(redactor)  # a password that slipped into a log line shows as ***
     ctx.obj = Context(
         config_path=config_path or default_config_path(),
         json_output=json_output,
@@ -86,6 +98,28 @@ def cli(
         quiet=quiet,
         progress=not no_progress and sys.stderr.isatty(),
     )
+
+
+def _set_config(ctx: click.Context, _param: click.Parameter, value: Path | None) -> None:
+    if value is not None:
+        ctx.find_object(Context).config_path = value  # type: ignore[union-attr]
+
+
+def _set_json(ctx: click.Context, _param: click.Parameter, value: bool) -> None:
+    if value:
+        ctx.find_object(Context).json_output = True  # type: ignore[union-attr]
+
+
+def command_options(func: F) -> F:
+    """``-c/--config`` and ``--json`` also after the command name (``plan -c x.yaml``)."""
+    func = click.option(
+        "--json", is_flag=True, expose_value=False, callback=_set_json, is_eager=True,
+        help="Machine-readable result on stdout.",
+    )(func)  # fmt: skip
+    return click.option(
+        "-c", "--config", type=click.Path(path_type=Path), expose_value=False,
+        callback=_set_config, is_eager=True, help="Config file (overrides the global -c).",
+    )(func)  # fmt: skip
 
 
 @cli.command()
@@ -100,7 +134,190 @@ def init(obj: Context, path: Path | None, force: bool) -> None:
         raise ConfigError(f"{target} already exists; pass --force to overwrite it")
     text = resources.files("cyverse_link").joinpath("config.example.yaml").read_text("utf-8")
     target.write_text(text, encoding="utf-8")
-    click.echo(f"wrote {target}; edit it, then run `cyverse-link check -c {target}`")
+    drop = load_settings(target).source.path
+    drop.mkdir(parents=True, exist_ok=True)  # so `plan` works right away on an empty folder
+    click.echo(f"wrote {target} and created the drop folder {drop}")
+    click.echo(f"next: put images in {drop}, then run `cyverse-link plan -c {target}`")
+
+
+# --- credentials ---------------------------------------------------------------------------
+
+
+@cli.group()
+def credentials() -> None:
+    """Store or remove a password in the OS keyring (never echoed)."""
+
+
+SERVICE_CHOICE = click.Choice(list(SERVICES))
+
+
+def _read_secret(service: str) -> str:
+    """Prompt twice with hidden input on a terminal; otherwise read one line from stdin."""
+    if _stdin_is_terminal():
+        value: str = click.prompt(
+            f"{service} password", hide_input=True, confirmation_prompt=True, err=True
+        )
+        return value
+    line = sys.stdin.readline()
+    return line.rstrip("\r\n")
+
+
+def _stdin_is_terminal() -> bool:
+    return sys.stdin.isatty()
+
+
+@credentials.command("set")
+@command_options
+@click.argument("service", type=SERVICE_CHOICE)
+@click.pass_obj
+@handle_errors
+def credentials_set(obj: Context, service: Service) -> None:
+    """Store the SERVICE password (prompted; or one line from stdin when piped)."""
+    settings = obj.settings()
+    username = keyring_username(settings, service)  # fail on a bad config before prompting
+    user = store_password(settings, service, _read_secret(service))
+    assert user == username
+    click.echo(f"stored the {service} password for {user} in the keyring", err=True)
+
+
+@credentials.command("delete")
+@command_options
+@click.argument("service", type=SERVICE_CHOICE)
+@click.pass_obj
+@handle_errors
+def credentials_delete(obj: Context, service: Service) -> None:
+    """Remove the SERVICE password from the keyring."""
+    settings = obj.settings()
+    user = keyring_username(settings, service)
+    if delete_password(settings, service):
+        click.echo(f"removed the {service} password for {user} from the keyring", err=True)
+    else:
+        click.echo(f"no {service} password was stored for {user}", err=True)
+
+
+# --- plan and status -------------------------------------------------------------------------
+
+
+@cli.command()
+@command_options
+@click.pass_obj
+@handle_errors
+def plan(obj: Context) -> None:
+    """Dry run of sync: what would be uploaded or skipped, and why. Changes nothing."""
+    settings = obj.settings()
+    with RunLock(lock_path_for(obj.config_path)), _Progress(obj, "scanning") as progress:
+        report = run_plan(settings, on_event=progress.on_plan_event)
+    _print_summary(obj, report.summary_rows(), title="plan")
+    if obj.json_output:
+        obj.emit(report.to_dict())
+    else:
+        click.echo(f"report: {report.path}")
+    sys.exit(report.exit_code)
+
+
+@cli.command()
+@command_options
+@click.option("--failed", is_flag=True, help="List failed files with their errors.")
+@click.pass_obj
+@handle_errors
+def status(obj: Context, failed: bool) -> None:
+    """Ledger summary; --failed lists failures with reasons (exit 1 when there are any)."""
+    settings = obj.settings()
+    ledger = Ledger.open_existing(settings.state.db_url)
+    if ledger is None:
+        obj.emit({"files": 0, "by_stage": {}, "failed": [], "last_run": None})
+        if not obj.json_output:
+            click.echo("no ledger yet: nothing has been synced with this config")
+        return
+    with ledger:
+        summary = ledger.summary()
+        failures = ledger.failures() if failed else []
+        last = ledger.last_run()
+    rows = [
+        (f"{stage.name.lower()} {st.value}", n)
+        for (stage, st), n in sorted(summary.items(), key=lambda kv: (kv[0][0], kv[0][1].value))
+    ]
+    if obj.json_output:
+        obj.emit(
+            {
+                "files": sum(summary.values()),
+                "by_stage": {name: n for name, n in rows},
+                "failed": [
+                    {"rel_path": f.rel_path, "stage": f.stage.name.lower(),
+                     "attempts": f.attempts, "error": f.error}
+                    for f in failures
+                ],
+                "last_run": None if last is None else {
+                    "id": last.id, "command": last.command, "started": last.started,
+                    "finished": last.finished, "report": last.report_path,
+                },
+            }
+        )  # fmt: skip
+    else:
+        _print_summary(obj, [*rows, ("total", sum(summary.values()))], title="ledger")
+        if last is not None:
+            state = "finished" if last.finished else "unfinished"
+            click.echo(f"last run: {last.command} #{last.id} started {last.started:%Y-%m-%d %H:%M}"
+                       f" ({state}); report: {last.report_path or '-'}")  # fmt: skip
+        for f in failures:
+            click.echo(
+                f"FAILED {f.rel_path}: {f.stage.name.lower()} (attempt {f.attempts}): {f.error}"
+            )
+    if failed and failures:
+        sys.exit(1)
+
+
+def _print_summary(obj: Context, rows: list[tuple[str, int]], *, title: str) -> None:
+    """A rich table when stderr is a terminal, plain aligned text otherwise."""
+    if obj.json_output:
+        return
+    if sys.stderr.isatty():
+        from rich.console import Console
+        from rich.table import Table
+
+        table = Table(title=title)
+        table.add_column("")
+        table.add_column("count", justify="right")
+        for name, n in rows:
+            table.add_row(name, str(n))
+        Console().print(table)
+        return
+    width = max((len(name) for name, _ in rows), default=0)
+    for name, n in rows:
+        click.echo(f"{name:<{width}}  {n}")
+
+
+class _Progress:
+    """A counter on stderr while a long step runs (only on a terminal, never with -q)."""
+
+    def __init__(self, obj: Context, label: str) -> None:
+        self.enabled = obj.progress and not obj.quiet
+        self.label = label
+        self._progress: Any = None
+        self._task: Any = None
+
+    def __enter__(self) -> _Progress:
+        if self.enabled:
+            from rich.console import Console
+            from rich.progress import Progress, SpinnerColumn, TextColumn
+
+            self._progress = Progress(
+                SpinnerColumn(),
+                TextColumn("{task.description} {task.completed} files"),
+                console=Console(stderr=True),
+                transient=True,
+            )
+            self._progress.start()
+            self._task = self._progress.add_task(self.label, total=None)
+        return self
+
+    def on_plan_event(self, event: PlanEvent) -> None:
+        if self._progress is not None and event.kind == "file":
+            self._progress.advance(self._task)
+
+    def __exit__(self, *exc: object) -> None:
+        if self._progress is not None:
+            self._progress.stop()
 
 
 def main() -> None:

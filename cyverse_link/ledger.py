@@ -14,6 +14,7 @@ yields files — so callers merge-join both streams in flat memory (see ``plan.R
 from __future__ import annotations
 
 import dataclasses
+import functools
 import json
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
@@ -103,6 +104,10 @@ SCHEMA_VERSION = max(_MIGRATIONS)
 _FIELDS = frozenset(c.name for c in files.columns) - {"id", "rel_path", "stage", "status"}
 
 
+class _NoLedger(Exception):
+    """No ledger at the URL yet (only raised with ``create=False``)."""
+
+
 @dataclass(frozen=True)
 class FileRecord:
     """One ledger row, decoded into model types."""
@@ -190,7 +195,7 @@ class Ledger:
     show the URL without its password.
     """
 
-    def __init__(self, db_url: str, *, yield_per: int = 1000) -> None:
+    def __init__(self, db_url: str, *, yield_per: int = 1000, create: bool = True) -> None:
         self.yield_per = yield_per
         try:
             url = sa.make_url(db_url)
@@ -208,7 +213,25 @@ class Ledger:
         self._engine: Engine = sa.create_engine(url, **kwargs)
         if url.get_backend_name() == "sqlite":
             sa.event.listen(self._engine, "connect", _sqlite_pragmas)
-        self._migrate()
+        try:
+            self._migrate(create)
+        except BaseException:
+            self._engine.dispose()
+            raise
+
+    @classmethod
+    def open_existing(cls, db_url: str, *, yield_per: int = 1000) -> Ledger | None:
+        """Open a ledger only if one exists (never creates or migrates one): for ``plan`` and
+        ``status``, which change nothing. None when there is none yet."""
+        url = sa.make_url(db_url) if "://" in db_url else None
+        if url is not None and url.get_backend_name() == "sqlite":
+            database = url.database or ""
+            if not database or database == ":memory:" or not Path(database).is_file():
+                return None
+        try:
+            return cls(db_url, yield_per=yield_per, create=False)
+        except _NoLedger:
+            return None
 
     def close(self) -> None:
         self._engine.dispose()
@@ -226,13 +249,21 @@ class Ledger:
         except sa.exc.SQLAlchemyError as exc:
             raise _translate(exc, what, self.safe_url) from exc
 
-    def _migrate(self) -> None:
+    def _migrate(self, create: bool) -> None:
         with self._errors("opening the ledger"), self._engine.begin() as conn:
-            insp = sa.inspect(conn)
-            if not insp.has_table("schema_version"):
+            if not sa.inspect(conn).has_table("schema_version"):
+                if not create:
+                    raise _NoLedger
                 schema_version.create(conn)
             current = conn.execute(sa.select(sa.func.max(schema_version.c.version))).scalar()
             current = current or 0
+            if not create and current < SCHEMA_VERSION:
+                if current == 0:
+                    raise _NoLedger
+                raise LedgerError(
+                    f"ledger {self.safe_url} has the older schema version {current}; run "
+                    "`cyverse-link sync` once to upgrade it"
+                )
             if current > SCHEMA_VERSION:
                 raise LedgerError(
                     f"ledger {self.safe_url} has schema version {current}, newer than this "
@@ -314,8 +345,7 @@ class Ledger:
         """Record a failed attempt at ``stage``: status FAILED, ``attempts`` + 1, the error."""
         values = self._values(fields)
         values["error"] = _encode("error", error)
-        values["attempts"] = files.c.attempts + 1
-        self._upsert(rel_path, stage, Status.FAILED, values, "recording a failure")
+        self._upsert(rel_path, stage, Status.FAILED, values, "recording a failure", count=True)
 
     def _values(self, fields: Mapping[str, Any]) -> dict[str, Any]:
         unknown = set(fields) - _FIELDS
@@ -324,18 +354,24 @@ class Ledger:
         return {k: _encode(k, v) for k, v in fields.items()}
 
     def _upsert(
-        self, rel_path: str, stage: Stage, status: Status, values: dict[str, Any], what: str
+        self,
+        rel_path: str,
+        stage: Stage,
+        status: Status,
+        values: dict[str, Any],
+        what: str,
+        *,
+        count: bool = False,
     ) -> None:
         values = {**values, "stage": int(stage), "status": status.value, "updated_at": _now()}
         with self._errors(what), self._engine.begin() as conn:
-            done = conn.execute(
-                files.update().where(files.c.rel_path == rel_path).values(**values)
-            ).rowcount
+            update = _update_statement(frozenset(values), count)
+            done = conn.execute(update, {"_rel_path": rel_path, **values}).rowcount
             if not done:
-                if "attempts" in values and not isinstance(values["attempts"], int):
-                    values["attempts"] = 1
                 row = {"size": 0, "mtime_ns": 0, "problems": "", "attempts": 0, **values}
-                conn.execute(files.insert().values(rel_path=rel_path, **row))
+                if count:
+                    row["attempts"] = 1
+                conn.execute(files.insert(), {"rel_path": rel_path, **row})
 
     def forget(self, rel_path: str) -> None:
         """Drop a row (e.g. the file was removed and should be treated as new if it returns)."""
@@ -375,6 +411,16 @@ class Ledger:
         return RunRecord(
             m["id"], m["command"], m["started"], m["finished"], counts, m["report_path"]
         )
+
+
+@functools.lru_cache(maxsize=128)
+def _update_statement(columns: frozenset[str], count: bool) -> sa.Update:
+    """One prepared UPDATE per column set: building statements per call cost more than the
+    SQLite commit itself."""
+    sets: dict[str, Any] = {c: sa.bindparam(c) for c in sorted(columns)}
+    if count:
+        sets["attempts"] = files.c.attempts + 1
+    return files.update().where(files.c.rel_path == sa.bindparam("_rel_path")).values(sets)
 
 
 def _ordered(engine: Engine) -> Any:

@@ -1,0 +1,257 @@
+"""``plan``: what ``sync`` would do with each file of the drop folder. Changes nothing anywhere.
+
+Pieces the pipeline reuses:
+
+* ``decide(local, identifier, record)`` — the pure per-file decision (``Decision``).
+* ``RecordCursor`` — merge-joins the sorted scan with ``Ledger.iter_records()``; its ``known``
+  method is the ``scan`` callback that lets unchanged files go unread.
+* ``iter_plan(settings, ledger)`` — scan + identify + merge-join, streamed as ``PlanItem``s.
+* ``run_plan(settings, matcher=...)`` — the dry run with its report. ``matcher`` is the seam for
+  the Symbiota lookup (``Portal.match`` fits): None means match counts are not reported.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import enum
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
+
+from cyverse_link.config import Settings
+from cyverse_link.identifiers import load_mapping_csv, parse_identifier
+from cyverse_link.ledger import FileRecord, Ledger
+from cyverse_link.models import (
+    Counts,
+    Identifier,
+    LocalFile,
+    Match,
+    MatchStatus,
+    Problem,
+    Stage,
+    Status,
+)
+from cyverse_link.report import ReportEntry, ReportWriter, RunReport
+from cyverse_link.scan import scan
+
+__all__ = [
+    "Decision",
+    "Matcher",
+    "PlanEvent",
+    "PlanItem",
+    "RecordCursor",
+    "decide",
+    "iter_plan",
+    "run_plan",
+]
+
+Matcher = Callable[[Sequence[str]], Mapping[str, Match]]
+MATCH_BATCH = 500
+
+
+class Decision(enum.StrEnum):
+    NEW = "new"  # not in the ledger: goes through the whole pipeline
+    CHANGED = "changed"  # in the ledger with other content (MD5): re-upload as a new version
+    RESUME = "resume"  # same content, pipeline not finished: continue after the ledger's stage
+    UNCHANGED = "unchanged"  # same content, fully mapped: nothing to do
+    BAD = "bad"  # empty, corrupt, not an image, unreadable: reported, never uploaded
+    UNIDENTIFIED = "unidentified"  # no catalog number in the name (or mapping CSV)
+
+
+@dataclass(frozen=True)
+class PlanItem:
+    local: LocalFile
+    identifier: Identifier | None
+    record: FileRecord | None
+    decision: Decision
+    reason: str | None = None
+
+    @property
+    def needs_work(self) -> bool:
+        return self.decision in (Decision.NEW, Decision.CHANGED, Decision.RESUME)
+
+
+@dataclass(frozen=True)
+class PlanEvent:
+    """Progress for the CLI: ``kind`` is ``file`` (one per scanned file) or ``skipped``."""
+
+    kind: str
+    rel_path: str
+    decision: Decision | None = None
+    detail: str | None = None
+
+
+def decide(
+    local: LocalFile, identifier: Identifier | None, record: FileRecord | None
+) -> tuple[Decision, str | None]:
+    """Pure: what to do with one file, and a reason for anything but plain new/unchanged.
+    A file without a catalog number carries no ``NO_CATALOG_NUMBER`` problem in ``local`` (that
+    is about its name, re-derived every run); the report adds it.
+
+    "Same content" is the ledger's MD5 (reused without reading when size and mtime match, so
+    a touched-but-identical file costs one read and is not re-uploaded)."""
+    if local.fatal:
+        return Decision.BAD, local.detail or ", ".join(p.value for p in local.problems)
+    if identifier is None:
+        return Decision.UNIDENTIFIED, "no catalog number found in the file name"
+    if record is None:
+        return Decision.NEW, None
+    if record.md5 != local.md5:
+        return Decision.CHANGED, f"content changed since it was recorded ({record.md5})"
+    if record.complete:
+        return Decision.UNCHANGED, None
+    where = f"{record.stage.name.lower()} {record.status.value}"
+    return Decision.RESUME, f"continues after {where}"
+
+
+class RecordCursor:
+    """Merge-join of ledger records (sorted by ``rel_path``) with the sorted scan.
+
+    Look-ups must come in ascending ``rel_path`` order (which ``scan`` guarantees); each record
+    is read once and dropped, so memory stays flat however large the ledger."""
+
+    def __init__(self, records: Iterator[FileRecord]) -> None:
+        self._records = records
+        self._current: FileRecord | None = next(records, None)
+
+    def lookup(self, rel_path: str) -> FileRecord | None:
+        while self._current is not None and self._current.rel_path < rel_path:
+            self._current = next(self._records, None)
+        if self._current is not None and self._current.rel_path == rel_path:
+            return self._current
+        return None
+
+    def known(self, rel_path: str, size: int, mtime_ns: int) -> LocalFile | None:
+        """The ``scan`` callback: the recorded file when size and mtime still match."""
+        record = self.lookup(rel_path)
+        if record is not None and record.same_file(size, mtime_ns):
+            local = record.to_local_file()
+            if Problem.NO_CATALOG_NUMBER in local.problems:  # about the name, not the content
+                kept = tuple(p for p in local.problems if p is not Problem.NO_CATALOG_NUMBER)
+                local = dataclasses.replace(local, problems=kept)
+            return local
+        return None
+
+
+def iter_plan(
+    settings: Settings,
+    ledger: Ledger | None,
+    *,
+    mapping: Mapping[str, str] | None = None,
+    on_skip: Callable[[str, str], None] | None = None,
+) -> Iterator[PlanItem]:
+    """Scan, identify and compare with the ledger, one file at a time, in ``rel_path`` order."""
+    cursor = RecordCursor(ledger.iter_records() if ledger is not None else iter(()))
+    rules = settings.identifiers
+    for local in scan(settings.source, known=cursor.known, on_skip=on_skip):
+        record = cursor.lookup(local.rel_path)
+        identifier = parse_identifier(local.rel_path, rules, mapping)
+        decision, reason = decide(local, identifier, record)
+        yield PlanItem(local, identifier, record, decision, reason)
+
+
+def run_plan(
+    settings: Settings,
+    *,
+    on_event: Callable[[PlanEvent], None] | None = None,
+    matcher: Matcher | None = None,
+) -> RunReport:
+    """The dry run of ``sync``: reads the drop folder and the ledger (never creates or writes
+    it), writes the run report, returns its summary."""
+    emit = on_event or (lambda event: None)
+    mapping = (
+        load_mapping_csv(settings.identifiers.mapping_csv)
+        if settings.identifiers.mapping_csv
+        else None
+    )
+    counts = Counts()
+    extra = counts.extra
+    for name in ("new", "changed", "resume", "bad", "unidentified", "flagged"):
+        extra[name] = 0
+    if matcher is not None:
+        extra["matched"] = 0
+    ledger = Ledger.open_existing(settings.state.db_url)
+    try:
+        with ReportWriter(settings.state.report_dir, "plan", dry_run=True) as writer:
+            pending: list[PlanItem] = []
+
+            def skipped(rel: str, why: str) -> None:
+                extra["skipped"] = extra.get("skipped", 0) + 1
+                emit(PlanEvent("skipped", rel, None, why))
+
+            for item in iter_plan(settings, ledger, mapping=mapping, on_skip=skipped):
+                counts.discovered += 1
+                _count(counts, item)
+                emit(PlanEvent("file", item.local.rel_path, item.decision, item.reason))
+                if matcher is not None and item.needs_work:
+                    pending.append(item)
+                    if len(pending) >= MATCH_BATCH:
+                        _flush(pending, matcher, counts, writer)
+                else:
+                    writer.add(_entry(item, None))
+            if pending:
+                _flush(pending, matcher, counts, writer)  # type: ignore[arg-type]
+            return writer.finish(counts)
+    finally:
+        if ledger is not None:
+            ledger.close()
+
+
+def _count(counts: Counts, item: PlanItem) -> None:
+    extra = counts.extra
+    if item.decision is Decision.UNCHANGED:
+        counts.unchanged += 1
+    else:
+        extra[item.decision.value] += 1
+    if item.decision in (Decision.BAD, Decision.UNIDENTIFIED):
+        counts.failed += 1
+    elif item.local.problems:
+        extra["flagged"] += 1  # WRONG_EXTENSION / TOO_LARGE: goes ahead, noted
+
+
+def _flush(pending: list[PlanItem], matcher: Matcher, counts: Counts, writer: ReportWriter) -> None:
+    catalogs = sorted({i.identifier.catalog for i in pending if i.identifier})
+    matches = matcher(catalogs)
+    for item in pending:
+        assert item.identifier is not None  # needs_work implies identified
+        match = matches.get(item.identifier.catalog)
+        if match is None or match.status is MatchStatus.UNMATCHED:
+            counts.unmatched += 1
+        elif match.status is MatchStatus.AMBIGUOUS:
+            counts.ambiguous += 1
+        else:
+            counts.extra["matched"] += 1
+        writer.add(_entry(item, match))
+    pending.clear()
+
+
+def _entry(item: PlanItem, match: Match | None) -> ReportEntry:
+    rec = item.record
+    if item.decision in (Decision.BAD, Decision.UNIDENTIFIED):
+        status = Status.SKIPPED
+    elif item.decision is Decision.UNCHANGED:
+        status = Status.DONE
+    else:
+        status = Status.PENDING
+    stage = rec.stage if rec is not None and item.decision is not Decision.CHANGED else None
+    if stage is None:
+        stage = Stage.IDENTIFIED if item.identifier else Stage.DISCOVERED
+    occid = match.occid if match is not None else (rec.occid if rec else None)
+    problems, detail = item.local.problems, item.local.detail
+    if item.decision is Decision.UNIDENTIFIED:
+        problems = (*problems, Problem.NO_CATALOG_NUMBER)
+        detail = f"{detail}; {item.reason}" if detail else item.reason
+    return ReportEntry(
+        rel_path=item.local.rel_path,
+        stage=stage,
+        status=status,
+        action=item.decision.value,
+        catalog=item.identifier.catalog if item.identifier else None,
+        suffix=item.identifier.suffix if item.identifier else None,
+        irods_path=rec.irods_path if rec else None,
+        urls=rec.urls if rec else None,
+        occid=occid,
+        match=match.status.value if match is not None else None,
+        problems=problems,
+        detail=detail,
+        error=item.reason if status is Status.SKIPPED else (rec.error if rec else None),
+    )

@@ -1,0 +1,199 @@
+"""The run report: a JSON file per run, written as the run goes (SPEC §4).
+
+Entries are appended to ``<report_dir>/<command>-<UTC timestamp>.json.part`` one by one, so a
+run over 100k files keeps none of them in memory; ``finish`` writes the counts and renames the
+file to ``….json``. A run that was killed leaves its ``.part`` file: incomplete, but readable up
+to the last entry. Layout::
+
+    {"format": "cyverse-link-report/1", "command": "plan", "started": "...", "dry_run": true,
+     "entries": [{"rel_path": ..., "action": ..., "stage": ..., "status": ..., ...}, ...],
+     "finished": "...", "counts": {"discovered": 3, ..., "extra": {...}}}
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from types import TracebackType
+from typing import Any, TextIO
+
+from cyverse_link.errors import CyverseLinkError
+from cyverse_link.models import Counts, MediaUrls, Problem, Stage, Status
+
+__all__ = ["COUNT_NAMES", "FORMAT", "ReportEntry", "ReportWriter", "RunReport", "load_report"]
+
+FORMAT = "cyverse-link-report/1"
+COUNT_NAMES = (
+    "discovered", "unchanged", "uploaded", "published", "registered", "mapped", "unmatched",
+    "ambiguous", "failed",
+)  # fmt: skip
+
+
+@dataclass(frozen=True)
+class ReportEntry:
+    """One file's line in the report."""
+
+    rel_path: str
+    stage: Stage  # the stage the status refers to
+    status: Status
+    action: str | None = None  # plan decision: new, changed, unchanged, resume, bad, ...
+    catalog: str | None = None
+    suffix: str | None = None
+    irods_path: str | None = None
+    urls: MediaUrls | None = None
+    occid: int | None = None
+    match: str | None = None  # matched / unmatched / ambiguous, when looked up
+    problems: tuple[Problem, ...] = ()
+    detail: str | None = None  # why a file is bad or flagged
+    error: str | None = None  # why a step failed
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "rel_path": self.rel_path,
+            "action": self.action,
+            "stage": self.stage.name.lower(),
+            "status": self.status.value,
+            "catalog": self.catalog,
+            "suffix": self.suffix,
+            "irods_path": self.irods_path,
+            "urls": dataclasses.asdict(self.urls) if self.urls else None,
+            "occid": self.occid,
+            "match": self.match,
+            "problems": [p.value for p in self.problems],
+            "detail": self.detail,
+            "error": self.error,
+        }
+
+
+@dataclass(frozen=True)
+class RunReport:
+    """What a run did: a value the CLI renders (table, JSON) and the report file records."""
+
+    command: str
+    started: datetime
+    finished: datetime | None
+    dry_run: bool
+    counts: Counts
+    path: Path | None = None
+
+    def summary_rows(self) -> list[tuple[str, int]]:
+        """(name, count) in SPEC order, then the extra counters by name."""
+        rows = [(name, int(getattr(self.counts, name))) for name in COUNT_NAMES]
+        rows += sorted(self.counts.extra.items())
+        return rows
+
+    @property
+    def exit_code(self) -> int:
+        """SPEC §2: 1 when some items failed (they are listed in the report), else 0."""
+        return 1 if self.counts.failed else 0
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "command": self.command,
+            "started": _iso(self.started),
+            "finished": _iso(self.finished),
+            "dry_run": self.dry_run,
+            "counts": dataclasses.asdict(self.counts),
+            "report": str(self.path) if self.path else None,
+        }
+
+
+def _iso(moment: datetime | None) -> str | None:
+    return moment.isoformat(timespec="seconds") if moment else None
+
+
+def _utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class ReportWriter:
+    """Streams one run's report to disk. Use as a context manager, or call ``close``.
+
+    Raises ``CyverseLinkError`` when the report folder cannot be written (say where and why).
+    """
+
+    def __init__(
+        self, report_dir: Path, command: str, *, dry_run: bool, started: datetime | None = None
+    ) -> None:
+        self.command = command
+        self.dry_run = dry_run
+        self.started = started or _utcnow()
+        stamp = self.started.strftime("%Y%m%dT%H%M%SZ")
+        try:
+            report_dir.mkdir(parents=True, exist_ok=True)
+            self.path, self._fh = _open_unique(report_dir, f"{command}-{stamp}")
+        except OSError as exc:
+            raise CyverseLinkError(
+                f"cannot write the run report in {report_dir} ({exc.strerror}); fix "
+                "state.report_dir or its permissions"
+            ) from None
+        self._part = self.path.with_name(self.path.name + ".part")
+        self._first = True
+        self._closed = False
+        head = {"format": FORMAT, "command": command, "started": _iso(self.started)}
+        head["dry_run"] = dry_run  # type: ignore[assignment]
+        self._write(json.dumps(head)[:-1] + ', "entries": [')
+
+    def _write(self, text: str) -> None:
+        try:
+            self._fh.write(text)
+        except OSError as exc:
+            raise CyverseLinkError(
+                f"cannot write the run report {self._part} ({exc.strerror})"
+            ) from None
+
+    def add(self, entry: ReportEntry) -> None:
+        sep = "\n" if self._first else ",\n"
+        self._first = False
+        self._write(sep + json.dumps(entry.to_dict(), ensure_ascii=False))
+
+    def finish(self, counts: Counts, finished: datetime | None = None) -> RunReport:
+        """Write the counts, close the file and give it its final name."""
+        end = finished or _utcnow()
+        tail = {"finished": _iso(end), "counts": dataclasses.asdict(counts)}
+        self._write("\n], " + json.dumps(tail)[1:] + "\n")
+        self._fh.close()
+        self._closed = True
+        os.replace(self._part, self.path)
+        return RunReport(self.command, self.started, end, self.dry_run, counts, self.path)
+
+    def close(self) -> None:
+        """Close without finishing (the ``.part`` file stays, marking an interrupted run)."""
+        if not self._closed:
+            self._fh.close()
+            self._closed = True
+
+    def __enter__(self) -> ReportWriter:
+        return self
+
+    def __exit__(
+        self, et: type[BaseException] | None, ev: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.close()
+
+
+def _open_unique(folder: Path, base: str) -> tuple[Path, TextIO]:
+    """``base.json`` (``base-2.json`` ... if a run in the same second took it), opened
+    exclusively as ``….json.part``."""
+    for n in range(1, 1000):
+        name = f"{base}.json" if n == 1 else f"{base}-{n}.json"
+        final = folder / name
+        if final.exists():
+            continue
+        try:
+            fh = open(folder / (name + ".part"), "x", encoding="utf-8")  # noqa: SIM115
+        except FileExistsError:
+            continue
+        return final, fh
+    raise FileExistsError(17, "too many reports with the same timestamp", str(folder))
+
+
+def load_report(path: Path | str) -> dict[str, Any]:
+    """Read a finished report back (tests, tools)."""
+    with open(path, encoding="utf-8") as fh:
+        data: dict[str, Any] = json.load(fh)
+    return data

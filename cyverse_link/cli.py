@@ -322,3 +322,82 @@ class _Progress:
 
 def main() -> None:
     cli(prog_name="cyverse-link")
+
+
+# --- progress and summaries (the library counts, the CLI draws) -------------------------------
+
+_STAGE_LABELS = {
+    "discovered": "scanned",
+    "uploaded": "uploaded",
+    "published": "public",
+    "registered": "URLs",
+    "mapped": "linked",
+    "unmapped": "not linked",
+    "failed": "failed",
+}
+
+
+class ProgressView:
+    """Event handler: rich progress bars on a terminal, plain log lines otherwise."""
+
+    def __init__(self, enabled: bool, quiet: bool) -> None:
+        self.quiet = quiet
+        self.enabled = enabled and not quiet
+        self._progress: Any = None
+        self._tasks: dict[str, Any] = {}
+        self.counts: dict[str, int] = dict.fromkeys(_STAGE_LABELS, 0)
+
+    def __enter__(self) -> ProgressView:
+        if self.enabled:
+            from rich.console import Console
+            from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+
+            self._progress = Progress(
+                SpinnerColumn(),
+                TextColumn("{task.description:>10}"),
+                TextColumn("[bold]{task.completed}"),
+                TimeElapsedColumn(),
+                console=Console(stderr=True),
+                transient=False,
+            )
+            self._progress.start()
+            for key, label in _STAGE_LABELS.items():
+                self._tasks[key] = self._progress.add_task(label, total=None)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self._progress is not None:
+            self._progress.stop()
+
+    def _bump(self, key: str) -> None:
+        self.counts[key] += 1
+        if self._progress is not None:
+            self._progress.update(self._tasks[key], advance=1)
+
+    def __call__(self, event: Any) -> None:
+        from cyverse_link.events import EventKind
+        from cyverse_link.models import Stage
+
+        kind, rel = event.kind, event.rel_path
+        if kind is EventKind.DISCOVERED:
+            self._bump("discovered")
+        elif kind is EventKind.STAGE_DONE:
+            key = {
+                Stage.UPLOADED: "uploaded",
+                Stage.PUBLISHED: "published",
+                Stage.REGISTERED: "registered",
+                Stage.MAPPED: "mapped",
+            }.get(event.stage)
+            if key:
+                self._bump(key)
+                log.debug("%s: %s", rel, key)
+        elif kind is EventKind.FAILED:
+            self._bump("failed")
+            log.warning("%s: failed at %s: %s", rel, event.stage.name.lower(), event.message)
+        elif kind is EventKind.UNMAPPED:
+            self._bump("unmapped")
+            log.info("%s: not linked: %s", rel, event.message)
+        elif kind is EventKind.RETRY:
+            log.info("%s: retrying %s", rel, event.message)
+        elif kind is EventKind.INFO:
+            log.info("%s", event.message)

@@ -10,6 +10,7 @@
     │   ├── PermissionDenied
     │   ├── TransferFailed           dropped connection, timeout (retryable)
     │   └── ChecksumMismatch         catalog checksum differs from the local MD5 (retryable)
+    ├── ImageError                   an image cannot be read or its derivatives made (per file)
     ├── PublishError                 web URL providers (dav-anon, BisQue)
     ├── PortalError                  Symbiota database or CSV
     │   ├── NoMatchingRecord
@@ -71,6 +72,10 @@ class TransferFailed(DataStoreError):
 
 class ChecksumMismatch(DataStoreError):
     retryable = True
+
+
+class ImageError(CyverseLinkError):
+    pass
 
 
 class PublishError(CyverseLinkError):

@@ -138,7 +138,8 @@ class Match:
 
     @property
     def occid(self) -> int | None:
-        return self.occids[0] if self.status is MatchStatus.MATCHED else None
+        # CSV mode: MATCHED without occids (the portal's import tool does the matching)
+        return self.occids[0] if self.status is MatchStatus.MATCHED and self.occids else None
 
 
 @dataclass

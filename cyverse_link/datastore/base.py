@@ -10,9 +10,11 @@ from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Protocol
 
+from cyverse_link.errors import DataStoreError, PermissionDenied
 from cyverse_link.models import RemoteObject
 
 AVU_PREFIX = "cyverse_link."  # ``ipc*`` attributes are reserved (protected) on CyVerse
+RESERVED_AVU_PREFIX = "ipc"
 
 
 class DataStore(Protocol):
@@ -60,6 +62,37 @@ class PublicLinker(Protocol):
         """Grant the ``anonymous`` user read access. Raises NotFound, PermissionDenied."""
         ...
 
-    def is_public(self, remote: str) -> bool:
-        """True when ``anonymous`` may read ``remote``."""
+    def make_tree_public(self, collection: str) -> None:
+        """Grant ``anonymous`` read on ``collection`` and everything in it, and set ``inherit``
+        so objects created there later are public without a call each.
+        Raises NotFound, PermissionDenied."""
         ...
+
+    def is_public(self, remote: str) -> bool:
+        """True when ``anonymous`` may read ``remote`` (a data object or a collection)."""
+        ...
+
+
+def avu_attribute(key: str) -> str:
+    """The stored attribute name for ``key``: ``AVU_PREFIX`` + key (not doubled).
+
+    Raises PermissionDenied for ``ipc*`` names (CyVerse protects them; the server would answer
+    CAT_INSUFFICIENT_PRIVILEGE_LEVEL) and DataStoreError for an empty name.
+    """
+    name = key.removeprefix(AVU_PREFIX)
+    if not name:
+        raise DataStoreError("an AVU attribute name is empty; give every metadata key a name")
+    if key.lower().startswith(RESERVED_AVU_PREFIX) or name.lower().startswith(RESERVED_AVU_PREFIX):
+        raise PermissionDenied(
+            f"AVU attribute {key!r} starts with 'ipc', which CyVerse reserves for its own "
+            "metadata; choose another name"
+        )
+    return AVU_PREFIX + name
+
+
+def check_avu_value(key: str, value: str) -> None:
+    """iRODS stores no empty AVU values: refuse them before a round trip."""
+    if not value:
+        raise DataStoreError(
+            f"AVU {key!r} has an empty value; iRODS cannot store it (leave the key out instead)"
+        )

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Protocol
 
 from cyverse_link.models import Match, MediaLink
@@ -25,6 +26,7 @@ class WriteResult:
     unchanged: int = 0
     skeletal_created: int = 0
     errors: dict[str, str] = field(default_factory=dict)  # sourceIdentifier → message
+    path: Path | None = None  # CSV mode: the file written (None for a database)
 
 
 class Portal(Protocol):

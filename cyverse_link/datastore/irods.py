@@ -1,0 +1,424 @@
+"""The CyVerse Data Store through python-irodsclient 3.3.* (``DataStore`` + ``PublicLinker``).
+
+Connections (CyVerse's proxy rejects the 11th concurrent one per address):
+
+* one ``iRODSSession`` per worker thread, created lazily and closed by ``close()``;
+* each session holds **one** connection: we read the server version first, so PRC's manager
+  reuses that connection instead of checking out a second one it never gives back, and
+  uploads use ``num_threads=1`` (no parallel-transfer connections for files > 32 MiB);
+* a run therefore uses ``irods.threads`` connections at most (≤ 10, config refuses more), plus
+  one briefly for ``check_irods``. ``open_connections()`` reports the live count.
+
+Round trips (measured against the sandbox, see tests/contract): a put is 2 GenQueries (PRC's
+"is it a collection?" check), open, lseek, 1 write per 8 MiB, lseek, close, and 1 GenQuery to
+read the registered checksum back. A listing is about one GenQuery per 500 replicas.
+"""
+
+from __future__ import annotations
+
+import logging
+import posixpath
+import threading
+import time
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from functools import partial
+from pathlib import Path
+from typing import Any
+
+from irods import exception as ex
+from irods import keywords as kw
+from irods.access import iRODSAccess
+from irods.column import Criterion, Like
+from irods.message import RErrorStack
+from irods.meta import AVUOperation, iRODSMeta
+from irods.models import Collection, CollectionAccess, DataAccess, DataObject, DataObjectMeta, User
+from irods.session import iRODSSession
+
+from cyverse_link.config import IrodsSettings
+from cyverse_link.datastore.base import AVU_PREFIX, avu_attribute, check_avu_value
+from cyverse_link.datastore.irods_errors import TRANSIENT, connect_error, translate
+from cyverse_link.errors import (
+    ChecksumMismatch,
+    CyverseLinkError,
+    DataStoreError,
+    NotFound,
+    ServiceUnavailable,
+    TransferFailed,
+)
+from cyverse_link.models import RemoteObject
+
+log = logging.getLogger(__name__)
+
+ANONYMOUS = "anonymous"
+PAGE_SIZE = 500  # rows per GenQuery page (PRC's and the server's default)
+_READ_LEVELS = {
+    "read",
+    "read object",
+    "read_object",
+    "write",
+    "modify object",
+    "modify_object",
+    "own",
+}
+_WRITE_LEVELS = {"write", "modify object", "modify_object", "own"}
+
+
+@dataclass(frozen=True)
+class _Replica:
+    coll: str
+    name: str
+    size: int
+    checksum: str | None
+    modified: datetime | None
+    good: bool
+
+
+class IrodsStore:
+    """``DataStore`` + ``PublicLinker`` over python-irodsclient. Thread-safe.
+
+    ``backoff`` (seconds, doubled per re-send, capped at 60) and ``sleep`` are injectable so
+    tests need not wait.
+    """
+
+    def __init__(
+        self,
+        settings: IrodsSettings,
+        password: str,
+        *,
+        application_name: str = "cyverse_link",
+        backoff: float = 2.0,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        self._settings = settings
+        self._password = password
+        self._app = application_name
+        self._backoff, self._sleep = backoff, sleep
+        self._local = threading.local()
+        self._lock = threading.Lock()
+        self._sessions: list[iRODSSession] = []
+        self._generation = 0  # bumped by close(): thread-local sessions of older ones are dead
+        self._known_collections: set[str] = set()
+        self._anonymous_id: int | None = None
+        self._version: str | None = None
+
+    # -- sessions ---------------------------------------------------------------------------
+
+    def _session(self) -> iRODSSession:
+        held = getattr(self._local, "held", None)
+        if held is not None and held[0] == self._generation:
+            return held[1]
+        session = self._open_session()
+        with self._lock:
+            self._sessions.append(session)
+            self._local.held = (self._generation, session)
+        return session
+
+    def _open_session(self, user: str | None = None, password: str | None = None) -> iRODSSession:
+        s = self._settings
+        session = iRODSSession(
+            host=s.host,
+            port=s.port,
+            user=user or s.user,
+            password=self._password if password is None else password,
+            zone=s.zone,
+            connection_timeout=s.connection_timeout,
+            application_name=self._app,
+        )
+        try:
+            # Connects and logs in now, so bad credentials fail here; it also leaves the pool's
+            # thread-local connection set, which stops PRC's DataObjectManager from checking out
+            # (and never returning) a second connection just to read the version.
+            version = ".".join(str(p) for p in session.server_version)
+        except Exception as exc:
+            session.cleanup()
+            raise connect_error(exc, s.host, s.port, user or s.user) from None
+        if self._version is None:
+            self._version = version
+            log.info("connected to iRODS %s at %s:%s as %s#%s", version, s.host, s.port,
+                     user or s.user, s.zone)  # fmt: skip
+        return session
+
+    def open_connections(self) -> int:
+        """Connections currently open across this store's sessions (for budgets and tests)."""
+        with self._lock:
+            return sum(len(x.pool.active) + len(x.pool.idle) for x in self._sessions if x.pool)
+
+    def close(self) -> None:
+        with self._lock:
+            sessions, self._sessions = self._sessions, []
+            self._generation += 1
+        for session in sessions:
+            session.cleanup()
+
+    def __enter__(self) -> IrodsStore:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def _call(self, action: str, path: str, fn: Callable[[iRODSSession], Any]) -> Any:
+        session = self._session()
+        try:
+            return fn(session)
+        except CyverseLinkError:
+            raise
+        except Exception as exc:
+            error = translate(exc, action, path)
+            if isinstance(exc, TRANSIENT):
+                session.cleanup()  # drop connections left checked out by the failure
+                error = ServiceUnavailable(str(error))  # not a transfer: the service is away
+            raise error from exc
+
+    # -- DataStore --------------------------------------------------------------------------
+
+    def server_version(self) -> str:
+        self._session()
+        assert self._version is not None
+        return self._version
+
+    def list(self, root: str) -> Iterator[RemoteObject]:
+        root = posixpath.normpath(root) if root != "/" else root
+        prefix = root.rstrip("/") + "/"
+        replicas: list[_Replica] = []
+        for cond in (Collection.name == root, Like(Collection.name, prefix + "%")):
+            found: list[_Replica] = self._call("listing", root, partial(_scan, cond=cond))
+            replicas += found
+        # ``like`` treats ``_`` and ``%`` in the root as wildcards: keep the real subtree only
+        objects: dict[str, list[_Replica]] = {}
+        for r in replicas:
+            if r.coll == root or r.coll.startswith(prefix):
+                objects.setdefault(posixpath.join(r.coll, r.name), []).append(r)
+        return iter([_fold(path, reps) for path, reps in sorted(objects.items())])
+
+    def ensure_collection(self, path: str) -> None:
+        path = posixpath.normpath(path)
+        if path in self._known_collections:
+            return
+        self._call("creating collection", path, lambda s: s.collections.create(path, recurse=True))
+        with self._lock:
+            while path not in ("/", ""):
+                self._known_collections.add(path)
+                path = posixpath.dirname(path)
+
+    def put(self, local: Path, remote: str, md5: str) -> RemoteObject:
+        md5 = md5.lower()
+        if not local.is_file():
+            raise TransferFailed(f"cannot upload {local}: not a readable file", retryable=False)
+        options = {kw.FORCE_FLAG_KW: "", kw.REG_CHKSUM_KW: ""}  # overwrite; checksum at close
+        error: DataStoreError | None = None
+        cause: BaseException | None = None
+        for attempt in range(self._settings.retries + 1):
+            if attempt:
+                self._sleep(min(60.0, self._backoff * 2 ** (attempt - 1)))
+                log.warning("re-sending %s (attempt %d): %s", remote, attempt + 1, error)
+            session = self._session()
+            try:
+                # num_threads=1: a parallel put (> 32 MiB on 4.3.1) opens extra connections
+                # that count against CyVerse's cap of 10 per address.
+                session.data_objects.put(str(local), remote, num_threads=1, **dict(options))
+                found = _stat(session, remote)
+            except (ex.USER_CHKSUM_MISMATCH, *TRANSIENT) as exc:
+                session.cleanup()  # PRC keeps a failed open/close's connection checked out
+                failure = translate(exc, "uploading", remote)
+                if not isinstance(failure, TransferFailed | ChecksumMismatch):
+                    raise failure from exc
+                error, cause = failure, exc
+                continue
+            except Exception as exc:
+                session.cleanup()
+                raise translate(exc, "uploading", remote) from exc
+            if found is not None and found.checksum == md5:
+                return found
+            error, cause = _mismatch(remote, md5, found), None
+        assert error is not None
+        raise error from cause
+
+    def checksum(self, remote: str) -> str:
+        def run(s: iRODSSession) -> str:
+            found = _stat(s, remote)
+            if found is None:
+                raise NotFound(f"data object {remote} does not exist in the data store")
+            if found.checksum:
+                return found.checksum
+            # r_error: a >= 4.2.11 server's JSON replica report otherwise crashes PRC 3.3.0
+            return str(s.data_objects.chksum(remote, r_error=RErrorStack())).strip()
+
+        return str(self._call("checksumming", remote, run))
+
+    def set_metadata(self, remote: str, avus: Mapping[str, str]) -> None:
+        wanted = {avu_attribute(k): v for k, v in avus.items()}
+        for key, value in avus.items():
+            check_avu_value(key, value)
+
+        def run(s: iRODSSession) -> None:
+            current = _avus(s, remote)
+            ops: list[AVUOperation] = []
+            for name, value in wanted.items():
+                old = [(v, u) for n, v, u in current if n == name]
+                if old == [(value, "")]:
+                    continue  # already set: no round trip
+                ops += [AVUOperation("remove", iRODSMeta(name, v, u or None)) for v, u in old]
+                ops.append(AVUOperation("add", iRODSMeta(name, value)))
+            if not ops:
+                return
+            try:  # remove + add in one request: an atomic "set" (server >= 4.2.8)
+                s.metadata.apply_atomic_operations(DataObject, remote, *ops)
+            except ex.iRODSException as exc:
+                if _stat(s, remote) is None:
+                    raise NotFound(
+                        f"data object {remote} does not exist in the data store"
+                    ) from exc
+                raise
+
+        self._call("setting metadata on", remote, run)
+
+    def get_metadata(self, remote: str) -> dict[str, str]:
+        def run(s: iRODSSession) -> dict[str, str]:
+            rows = _avus(s, remote)
+            if not rows and _stat(s, remote) is None:
+                raise NotFound(f"data object {remote} does not exist in the data store")
+            return {n.removeprefix(AVU_PREFIX): v for n, v, _ in rows if n.startswith(AVU_PREFIX)}
+
+        result: dict[str, str] = self._call("reading metadata of", remote, run)
+        return result
+
+    def collection_writable(self, path: str) -> bool | None:
+        """Whether our user may write ``path``: True/False from the user's own ACL, None when
+        only a group could grant it (not resolved here). Raises NotFound."""
+
+        def run(s: iRODSSession) -> bool | None:
+            coll = s.query(CollectionAccess.user_id, CollectionAccess.name)
+            acl = [(int(r[CollectionAccess.user_id]), r[CollectionAccess.name])
+                   for r in coll.filter(Collection.name == path).all()]  # fmt: skip
+            if not acl:
+                if not s.query(Collection.id).filter(Collection.name == path).all():
+                    raise NotFound(f"collection {path} does not exist; create it or fix "
+                                   "irods.collection")  # fmt: skip
+                return None
+            me = s.query(User.id).filter(User.name == self._settings.user).all()
+            ids = {int(r[User.id]) for r in me}
+            if any(u in ids and a in _WRITE_LEVELS for u, a in acl):
+                return True
+            return False if any(u in ids for u, _ in acl) else None
+
+        result: bool | None = self._call("checking access to", path, run)
+        return result
+
+    # -- PublicLinker -----------------------------------------------------------------------
+
+    def make_public(self, remote: str) -> None:
+        # "read" is the one name both 4.2.8 and 4.3.1 accept (4.2.8 rejects "read_object")
+        acl = iRODSAccess("read", remote, ANONYMOUS, self._settings.zone)
+        self._call("publishing", remote, lambda s: s.acls.set(acl))
+
+    def make_tree_public(self, collection: str) -> None:
+        """Two requests, whatever the tree's size: recursive anonymous read, then recursive
+        ``inherit`` so objects and collections created later start out public."""
+        read = iRODSAccess("read", collection, ANONYMOUS, self._settings.zone)
+        inherit = iRODSAccess("inherit", collection)
+
+        def run(s: iRODSSession) -> None:
+            s.acls.set(read, recursive=True)
+            s.acls.set(inherit, recursive=True)
+
+        self._call("publishing", collection, run)
+
+    def is_public(self, remote: str) -> bool:
+        def run(s: iRODSSession) -> bool:
+            if self._anonymous_id is None:
+                rows = s.query(User.id).filter(User.name == ANONYMOUS).all()
+                if not rows:
+                    return False  # no anonymous user in this zone: nothing is public
+                self._anonymous_id = int(rows[0][User.id])
+            parent, name = posixpath.split(remote)
+            acl = s.query(DataAccess.user_id, DataAccess.name).filter(
+                Collection.name == parent, DataObject.name == name
+            )
+            found = [(r[DataAccess.user_id], r[DataAccess.name]) for r in acl.all()]
+            if not found:
+                coll = s.query(CollectionAccess.user_id, CollectionAccess.name)
+                coll = coll.filter(Collection.name == remote)
+                found = [
+                    (r[CollectionAccess.user_id], r[CollectionAccess.name]) for r in coll.all()
+                ]
+            return any(int(u) == self._anonymous_id and a in _READ_LEVELS for u, a in found)
+
+        return bool(self._call("checking access to", remote, run))
+
+
+# -- queries ----------------------------------------------------------------------------------
+
+_COLUMNS = (
+    Collection.name,
+    DataObject.name,
+    DataObject.size,
+    DataObject.checksum,
+    DataObject.modify_time,
+    DataObject.replica_status,
+)
+
+
+def _scan(session: iRODSSession, *, cond: Criterion) -> list[_Replica]:
+    """Every replica matching ``cond``, paged by key (``D_DATA_ID > last``) so no page depends
+    on a server-side continuation index, which PRC may send on another pooled connection."""
+    out: list[_Replica] = []
+    last = -1
+    while True:
+        q = session.query(DataObject.id, *_COLUMNS).filter(cond, DataObject.id > last)
+        rows = q.order_by(DataObject.id).limit(PAGE_SIZE).all()
+        page = [(int(r[DataObject.id]), _replica(r)) for r in rows]
+        if len(page) < PAGE_SIZE:
+            out += [r for _, r in page]
+            return out
+        # A full page may cut one object's replicas: keep whole ids, re-read the last id.
+        edge = page[-1][0]
+        whole = [(i, r) for i, r in page if i < edge] or page
+        out += [r for _, r in whole]
+        last = whole[-1][0]
+
+
+def _replica(row: Any) -> _Replica:
+    return _Replica(
+        coll=row[Collection.name],
+        name=row[DataObject.name],
+        size=int(row[DataObject.size] or 0),
+        checksum=row[DataObject.checksum] or None,
+        modified=row[DataObject.modify_time],
+        good=str(row[DataObject.replica_status]) == "1",
+    )
+
+
+def _fold(path: str, replicas: list[_Replica]) -> RemoteObject:
+    """One object from its replica rows: a good replica's size and checksum win."""
+    ranked = sorted(replicas, key=lambda r: (not r.good, r.checksum is None))
+    best = ranked[0]
+    times = [r.modified for r in replicas if isinstance(r.modified, datetime)]
+    return RemoteObject(path, best.size, best.checksum, max(times) if times else None)
+
+
+def _stat(session: iRODSSession, remote: str) -> RemoteObject | None:
+    parent, name = posixpath.split(remote)
+    rows = session.query(*_COLUMNS).filter(Collection.name == parent, DataObject.name == name)
+    replicas = [_replica(r) for r in rows.all()]
+    return _fold(remote, replicas) if replicas else None
+
+
+def _avus(session: iRODSSession, remote: str) -> list[tuple[str, str, str]]:
+    parent, name = posixpath.split(remote)
+    q = session.query(DataObjectMeta.name, DataObjectMeta.value, DataObjectMeta.units)
+    rows = q.filter(Collection.name == parent, DataObject.name == name).all()
+    return [
+        (r[DataObjectMeta.name], r[DataObjectMeta.value], r[DataObjectMeta.units] or "")
+        for r in rows
+    ]
+
+
+def _mismatch(remote: str, expected: str, found: RemoteObject | None) -> ChecksumMismatch:
+    got = found.checksum if found else None
+    return ChecksumMismatch(
+        f"{remote}: the data store registered checksum {got or 'none'} but the local file's MD5 "
+        f"is {expected}; the upload was re-sent and still differs. Check that the local file "
+        "is not changing while the run is in progress, then run again"
+    )

@@ -1,0 +1,139 @@
+"""Batched matching and linking: one ``Portal.match`` and one ``Portal.write`` per batch.
+
+Runs in the main thread only. Unmatched and ambiguous images stay uploaded and public but
+unlinked (ledger: MAPPED/SKIPPED with the reason), so a later run links them once the
+specimen record appears; with ``create_skeletal`` unmatched ones are written too.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from cyverse_link.config import SymbiotaSettings
+from cyverse_link.errors import CyverseLinkError
+from cyverse_link.events import Event, EventHandler, EventKind
+from cyverse_link.models import Match, MatchStatus, MediaLink, Stage, Status
+from cyverse_link.portal.base import Portal
+from cyverse_link.transfer import Job, Recorder
+
+
+@dataclass(frozen=True)
+class Mapped:
+    """The outcome for one job: ``occid`` when linked, else why not."""
+
+    job: Job
+    status: MatchStatus | None  # None when the write itself failed
+    occid: int | None = None
+    error: str | None = None
+
+
+def sort_occurrence(suffix: str | None) -> int:
+    """Symbiota's ``sortOccurrence``: the plain name first, then numbered and lettered views."""
+    if not suffix:
+        return 1
+    if suffix.isdigit():
+        return max(1, int(suffix))
+    if len(suffix) == 1 and suffix.isalpha():
+        return 2 + ord(suffix.lower()) - ord("a")
+    return 50  # named views (dorsal, label, ...) after the numbered ones
+
+
+def source_identifier(remote: str) -> str:
+    return f"irods:{remote}"
+
+
+class Mapper:
+    def __init__(
+        self,
+        portal: Portal,
+        settings: SymbiotaSettings,
+        record: Recorder,
+        fail: Callable[[str, Stage, str], None],
+        on_event: EventHandler,
+        on_result: Callable[[Mapped], None],
+    ) -> None:
+        self.portal = portal
+        self.settings = settings
+        self.record = record
+        self.fail = fail
+        self.on_event = on_event
+        self.on_result = on_result
+        self.pending: list[Job] = []
+
+    def add(self, job: Job) -> None:
+        self.pending.append(job)
+        if len(self.pending) >= self.settings.batch_size:
+            self.flush()
+
+    def flush(self) -> None:
+        jobs, self.pending = self.pending, []
+        if not jobs:
+            return
+        try:
+            matches = self.portal.match(sorted({j.catalog for j in jobs}))
+        except CyverseLinkError as exc:
+            for job in jobs:
+                self._failed(job, f"matching failed: {exc}")
+            return
+        links: list[tuple[MediaLink, Match]] = []
+        by_source: dict[str, tuple[Job, Match]] = {}
+        for job in jobs:
+            match = matches.get(job.catalog) or Match(job.catalog, MatchStatus.UNMATCHED)
+            writable = match.status is MatchStatus.MATCHED or (
+                match.status is MatchStatus.UNMATCHED and self.settings.create_skeletal
+            )
+            if not writable:
+                self._unmapped(job, match)
+                continue
+            link = self._link(job)
+            links.append((link, match))
+            by_source[link.source_identifier] = (job, match)
+        if not links:
+            return
+        try:
+            result = self.portal.write(links)
+        except CyverseLinkError as exc:
+            for job, _ in by_source.values():
+                self._failed(job, f"writing the media row failed: {exc}")
+            return
+        for source, (job, match) in by_source.items():
+            if source in result.written:
+                occid = result.written[source]
+                self.record(job.rel_path, Stage.MAPPED, Status.DONE, occid=occid, error=None)
+                self.on_event(Event(EventKind.STAGE_DONE, job.rel_path, Stage.MAPPED))
+                self.on_result(Mapped(job, match.status, occid=occid))
+            else:
+                why = result.errors.get(source, "the portal wrote no row and gave no reason")
+                self._failed(job, why)
+
+    def _link(self, job: Job) -> MediaLink:
+        assert job.urls is not None  # registered before mapping
+        previous = job.previous_remote if job.previous_remote != job.remote else None
+        return MediaLink(
+            catalog=job.catalog,
+            source_identifier=source_identifier(job.remote),
+            urls=job.urls,
+            md5=job.md5,
+            suffix=job.suffix,
+            sort_occurrence=sort_occurrence(job.suffix),
+            file_name=job.rel_path.rsplit("/", 1)[-1],
+            previous_source_identifier=source_identifier(previous) if previous else None,
+        )
+
+    def _unmapped(self, job: Job, match: Match) -> None:
+        if match.status is MatchStatus.AMBIGUOUS:
+            ids = ", ".join(str(o) for o in match.occids)
+            why = f"ambiguous: catalog number {job.catalog} matches occurrences {ids}"
+        else:
+            why = f"unmatched: no occurrence with catalog number {job.catalog} in this collection"
+        self.record(job.rel_path, Stage.MAPPED, Status.SKIPPED, error=why)
+        self.on_event(Event(EventKind.UNMAPPED, job.rel_path, Stage.MAPPED, message=why))
+        self.on_result(Mapped(job, match.status, error=why))
+
+    def _failed(self, job: Job, why: str) -> None:
+        why = re.sub(r"\s+", " ", why)
+        self.fail(job.rel_path, Stage.MAPPED, why)
+        self.on_event(Event(EventKind.FAILED, job.rel_path, Stage.MAPPED, message=why))
+        self.on_result(Mapped(job, None, error=why))

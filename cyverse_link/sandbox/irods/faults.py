@@ -1,0 +1,148 @@
+"""Fault switches and counters shared by all agents of one sandbox server (thread-safe)."""
+
+from __future__ import annotations
+
+import threading
+from collections import Counter
+from dataclasses import dataclass
+
+
+class Faults:
+    """Switches tests flip at any time; each takes effect for the next request or connection."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._drop_at: int | None = None
+        self._writes = 0
+        self._corrupt: Counter[str] = Counter()
+        self._max_connections: int | None = None
+        self._reply_delay = 0.0
+
+    def drop_during_write(self, n: int = 1) -> None:
+        """Reset the connection (SO_LINGER 0) when the ``n``th write request (API 676) from now
+        arrives; the data of that request is not stored."""
+        if n < 1:
+            raise ValueError("n counts write requests from 1")
+        with self._lock:
+            self._drop_at, self._writes = n, 0
+
+    def take_write_drop(self) -> bool:
+        with self._lock:
+            if self._drop_at is None:
+                return False
+            self._writes += 1
+            if self._writes < self._drop_at:
+                return False
+            self._drop_at = None
+            return True
+
+    def corrupt_checksum(self, path: str) -> None:
+        """The next checksum stored for ``path`` (at close or by API 629) is wrong."""
+        with self._lock:
+            self._corrupt[path] += 1
+
+    def take_corrupt(self, path: str) -> bool:
+        with self._lock:
+            if self._corrupt[path] <= 0:
+                return False
+            self._corrupt[path] -= 1
+            return True
+
+    @property
+    def max_connections(self) -> int | None:
+        """Connections beyond this many concurrent ones are closed at once (CyVerse HAProxy)."""
+        with self._lock:
+            return self._max_connections
+
+    @max_connections.setter
+    def max_connections(self, value: int | None) -> None:
+        with self._lock:
+            self._max_connections = value
+
+    @property
+    def reply_delay(self) -> float:
+        """Seconds to wait before every reply."""
+        with self._lock:
+            return self._reply_delay
+
+    @reply_delay.setter
+    def reply_delay(self, value: float) -> None:
+        with self._lock:
+            self._reply_delay = max(0.0, float(value))
+
+    def clear(self) -> None:
+        with self._lock:
+            self._drop_at, self._writes = None, 0
+            self._corrupt.clear()
+            self._max_connections, self._reply_delay = None, 0.0
+
+
+@dataclass(frozen=True)
+class StatsSnapshot:
+    connections_opened: int
+    connections_refused: int
+    current_connections: int
+    peak_connections: int
+    requests: dict[int, int]
+
+    @property
+    def total_requests(self) -> int:
+        return sum(self.requests.values())
+
+
+class Stats:
+    """Connection and per-API request counters (tests and benchmarks count round trips)."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self.reset()
+
+    def reset(self) -> None:
+        with self._lock:
+            self._opened = self._refused = self._peak = 0
+            self._current = 0
+            self._requests: Counter[int] = Counter()
+
+    def try_open(self, limit: int | None) -> bool:
+        with self._lock:
+            if limit is not None and self._current >= limit:
+                self._refused += 1
+                return False
+            self._opened += 1
+            self._current += 1
+            self._peak = max(self._peak, self._current)
+            return True
+
+    def closed(self) -> None:
+        with self._lock:
+            self._current -= 1
+
+    def count_request(self, api: int) -> None:
+        with self._lock:
+            self._requests[api] += 1
+
+    def snapshot(self) -> StatsSnapshot:
+        with self._lock:
+            return StatsSnapshot(
+                self._opened, self._refused, self._current, self._peak, dict(self._requests)
+            )
+
+    @property
+    def connections_opened(self) -> int:
+        return self.snapshot().connections_opened
+
+    @property
+    def current_connections(self) -> int:
+        return self.snapshot().current_connections
+
+    @property
+    def peak_connections(self) -> int:
+        return self.snapshot().peak_connections
+
+    @property
+    def connections_refused(self) -> int:
+        return self.snapshot().connections_refused
+
+    @property
+    def requests(self) -> dict[int, int]:
+        return self.snapshot().requests

@@ -1,0 +1,155 @@
+"""``verify``: fetch mapped URLs and report the broken ones.
+
+HEAD with ``Accept: image/*`` (dav-anon answers ``application/octet-stream`` to ``*/*`` or no
+``Accept``), falling back to a one-byte ranged GET where HEAD is refused (405/403/501).
+Redirects are followed and noted (dav-anon sends over-limit clients a 307 to unblockme).
+Bounded concurrency: at most ``concurrency`` requests in flight and a small window of pending
+work, so memory stays flat for a million URLs; results come back in input order.
+"""
+
+from __future__ import annotations
+
+import enum
+import re
+from collections import deque
+from collections.abc import Iterable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass
+
+import requests
+from requests.adapters import HTTPAdapter
+
+ACCEPT = "image/*"
+HEAD_REFUSED = frozenset({403, 405, 501})
+_RANGE_TOTAL = re.compile(r"bytes\s+(?:\d+-\d+|\*)/(\d+)")
+
+
+class UrlProblem(enum.StrEnum):
+    BROKEN = "broken"  # 4xx/5xx
+    GONE = "gone"  # 410: the project left CyVerse
+    UNREACHABLE = "unreachable"  # connection refused, DNS, timeout
+    NOT_IMAGE = "not_image"  # Content-Type is not image/*
+    SIZE_MISMATCH = "size_mismatch"  # Content-Length / Content-Range total ≠ expected
+
+
+@dataclass(frozen=True)
+class UrlToCheck:
+    url: str
+    expected_size: int | None = None
+    key: str | None = None  # caller's handle, e.g. sourceIdentifier or occid
+
+
+@dataclass(frozen=True)
+class UrlCheckResult:
+    target: UrlToCheck
+    status: int | None
+    method: str  # "HEAD" or "GET" (ranged fallback)
+    content_type: str | None = None
+    size: int | None = None
+    final_url: str | None = None
+    redirects: tuple[str, ...] = ()  # "301 http://… → https://…"
+    problems: tuple[UrlProblem, ...] = ()
+    detail: str | None = None
+
+    @property
+    def ok(self) -> bool:
+        return not self.problems
+
+
+def check_urls(
+    urls: Iterable[UrlToCheck],
+    *,
+    session: requests.Session | None = None,
+    concurrency: int = 8,
+    timeout: float = 30,
+) -> Iterator[UrlCheckResult]:
+    """Check every URL; yields one result per input, in input order."""
+    own = session is None
+    sess = session or _session(concurrency)
+    pool = ThreadPoolExecutor(max_workers=max(1, concurrency))
+    window: deque[Future[UrlCheckResult]] = deque()
+    try:
+        for target in urls:
+            window.append(pool.submit(check_url, target, sess, timeout))
+            if len(window) >= 4 * max(1, concurrency):
+                yield window.popleft().result()
+        while window:
+            yield window.popleft().result()
+    finally:  # also when the caller stops early: drop queued work, then close
+        for fut in window:
+            fut.cancel()
+        pool.shutdown(wait=True)
+        if own:
+            sess.close()
+
+
+def _session(concurrency: int) -> requests.Session:
+    sess = requests.Session()
+    adapter = HTTPAdapter(pool_connections=4, pool_maxsize=max(1, concurrency))
+    sess.mount("http://", adapter)
+    sess.mount("https://", adapter)
+    return sess
+
+
+def check_url(target: UrlToCheck, session: requests.Session, timeout: float) -> UrlCheckResult:
+    """One URL: HEAD, then a ranged GET if HEAD is refused."""
+    method = "HEAD"
+    try:
+        resp = session.head(
+            target.url, headers={"Accept": ACCEPT}, timeout=timeout, allow_redirects=True
+        )
+        if resp.status_code in HEAD_REFUSED:
+            method = "GET"
+            resp = session.get(
+                target.url,
+                headers={"Accept": ACCEPT, "Range": "bytes=0-0"},
+                timeout=timeout,
+                allow_redirects=True,
+                stream=True,
+            )
+            resp.close()  # one byte is all we asked for; never read a whole master
+    except requests.RequestException as exc:
+        return UrlCheckResult(
+            target, None, method, problems=(UrlProblem.UNREACHABLE,), detail=type(exc).__name__
+        )
+    return _judge(target, method, resp)
+
+
+def _judge(target: UrlToCheck, method: str, resp: requests.Response) -> UrlCheckResult:
+    redirects = tuple(
+        f"{r.status_code} {r.url} → {r.headers.get('Location', '')}" for r in resp.history
+    )
+    ctype = resp.headers.get("Content-Type", "").split(";")[0].strip().lower() or None
+    size = _size(resp)
+    problems: list[UrlProblem] = []
+    detail = None
+    if resp.status_code >= 400:
+        problems.append(UrlProblem.GONE if resp.status_code == 410 else UrlProblem.BROKEN)
+        detail = f"{method} answered {resp.status_code} {resp.reason}"
+    else:
+        if not (ctype or "").startswith("image/"):
+            problems.append(UrlProblem.NOT_IMAGE)
+            detail = f"Content-Type is {ctype or 'missing'}, not image/*"
+        if target.expected_size is not None and size is not None and size != target.expected_size:
+            problems.append(UrlProblem.SIZE_MISMATCH)
+            detail = f"size {size} bytes, expected {target.expected_size}"
+    return UrlCheckResult(
+        target=target,
+        status=resp.status_code,
+        method=method,
+        content_type=ctype,
+        size=size,
+        final_url=resp.url,
+        redirects=redirects,
+        problems=tuple(problems),
+        detail=detail,
+    )
+
+
+def _size(resp: requests.Response) -> int | None:
+    """Full object size: the Content-Range total of a 206, else Content-Length."""
+    if resp.status_code == 206:
+        m = _RANGE_TOTAL.search(resp.headers.get("Content-Range", ""))
+        return int(m.group(1)) if m else None
+    length = resp.headers.get("Content-Length")
+    return int(length) if length and length.isdigit() else None

@@ -1,0 +1,139 @@
+"""IrodsStore behaviour that only a real socket shows: logins, connection budget, timeouts."""
+
+from __future__ import annotations
+
+import os
+import socket
+import threading
+import time
+from pathlib import Path
+
+import pytest
+from datastore_backends import PASSWORD, USER, ZONE, Backend, md5_of
+
+from cyverse_link.config import IrodsSettings
+from cyverse_link.datastore.irods_check import check_irods
+from cyverse_link.errors import (
+    AuthenticationFailed,
+    CyverseLinkError,
+    ServiceUnavailable,
+    TransferFailed,
+)
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def test_refused_connection_is_service_unavailable() -> None:
+    settings = IrodsSettings(host="127.0.0.1", port=_free_port(), user=USER, connection_timeout=2)
+    with pytest.raises(ServiceUnavailable) as info:
+        check_irods(settings, PASSWORD)
+    assert info.value.exit_code == 3
+    assert "irods.host" in str(info.value) and PASSWORD not in str(info.value)
+
+
+def test_check_irods_reports_server_and_collection(sandbox: Backend) -> None:
+    assert sandbox.settings is not None
+    result = check_irods(sandbox.settings, PASSWORD)
+    assert (result.server_version, result.user, result.zone) == ("4.3.1", USER, ZONE)
+    assert result.collection_exists and result.writable is True
+    import dataclasses
+
+    elsewhere = dataclasses.replace(sandbox.settings, collection=f"/{ZONE}/home/{USER}/nope")
+    missing = check_irods(elsewhere, PASSWORD)
+    assert not missing.collection_exists and missing.writable is None
+
+
+def test_wrong_password_is_authentication_failed(sandbox: Backend) -> None:
+    assert sandbox.settings is not None
+    wrong = "definitely-not-" + PASSWORD
+    with pytest.raises(AuthenticationFailed) as info:
+        check_irods(sandbox.settings, wrong)
+    assert info.value.exit_code == 3
+    assert wrong not in str(info.value) and PASSWORD not in str(info.value)
+    assert "credentials set irods" in str(info.value)
+
+
+def test_one_connection_per_worker_thread(sandbox: Backend, tmp_path: Path) -> None:
+    local = tmp_path / "f"
+    local.write_bytes(b"per thread")
+    store = sandbox.store
+    errors: list[BaseException] = []
+
+    def work(i: int) -> None:
+        try:
+            remote = f"{sandbox.root}/t{i}.jpg"
+            store.put(local, remote, md5_of(local))
+            store.set_metadata(remote, {"n": str(i)})
+            store.make_public(remote)
+            assert store.is_public(remote)
+            list(store.list(sandbox.root))
+        except BaseException as exc:
+            errors.append(exc)
+
+    threads = [threading.Thread(target=work, args=(i,)) for i in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not errors
+    assert store.open_connections() == 4  # one per thread, none leaked by PRC
+    store.close()
+    assert store.open_connections() == 0
+
+
+def test_round_trips_per_put(sandbox: Backend, tmp_path: Path) -> None:
+    local = tmp_path / "f"
+    local.write_bytes(os.urandom(100_000))
+    store = sandbox.store
+    store.server_version()  # log in first: count the put alone
+    before = dict(sandbox.server.stats.requests)
+    store.put(local, f"{sandbox.root}/rt.jpg", md5_of(local))
+    after = dict(sandbox.server.stats.requests)
+    delta = {api: n - before.get(api, 0) for api, n in after.items() if n != before.get(api, 0)}
+    # 2 GenQueries (PRC's collection check) + 1 (read back the checksum); open, write, close
+    assert delta.get(702) == 3 and delta.get(602) == 1 and delta.get(676) == 1
+    assert delta.get(673) == 1
+    assert sum(delta.values()) <= 9, delta
+
+
+def test_connection_cap_gives_a_clear_error(sandbox: Backend, tmp_path: Path) -> None:
+    local = tmp_path / "f"
+    local.write_bytes(b"capped")
+    sandbox.store.close()
+    sandbox.server.faults.max_connections = 2
+    store = sandbox.new_store()
+    outcomes: list[object] = []
+
+    def work(i: int) -> None:
+        try:
+            outcomes.append(store.put(local, f"{sandbox.root}/cap{i}.jpg", md5_of(local)))
+        except CyverseLinkError as exc:
+            outcomes.append(exc)
+
+    threads = [threading.Thread(target=work, args=(i,)) for i in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    refused = [o for o in outcomes if isinstance(o, ServiceUnavailable)]
+    done = [o for o in outcomes if not isinstance(o, Exception)]
+    assert len(done) == 2 and len(refused) == 2, outcomes
+    assert all("10 connections" in str(e) for e in refused)
+
+
+def test_reply_delay_beyond_timeout_fails_fast(sandbox: Backend, tmp_path: Path) -> None:
+    local = tmp_path / "f"
+    local.write_bytes(b"slow")
+    store = sandbox.new_store(connection_timeout=1, retries=1)
+    store.server_version()
+    sandbox.server.faults.reply_delay = 3.0
+    started = time.monotonic()
+    with pytest.raises((TransferFailed, ServiceUnavailable)) as info:
+        store.put(local, f"{sandbox.root}/slow.jpg", md5_of(local))
+    assert info.value.retryable
+    assert time.monotonic() - started < 10
+    sandbox.server.faults.reply_delay = 0.0

@@ -1,0 +1,226 @@
+"""The media writer on a real database (MariaDB and SQLite, both schema flavours)."""
+
+from __future__ import annotations
+
+import uuid
+
+import sqlalchemy as sa
+from symbiota_helpers import OTHER_COLLID, Portal, link
+
+from cyverse_link.models import Match, MatchStatus, MediaLink
+from cyverse_link.portal.symbiota import SymbiotaDb
+
+
+def mapped(db: SymbiotaDb, links: list[MediaLink]) -> list[tuple[MediaLink, Match]]:
+    found = db.match([lk.catalog for lk in links])
+    return [(lk, found[lk.catalog]) for lk in links]
+
+
+def test_inserts_one_row_per_image(portal: Portal) -> None:
+    db = portal.db()
+    links = [
+        link("ASU1234", "ASU0001234_a.jpg", sort_occurrence=1),
+        link("ASU1234", "ASU0001234_b.tif", sort_occurrence=2, archive_url="https://x/b.tif"),
+        link("ASU777"),
+    ]
+    result = db.write(mapped(db, links))
+    assert (result.inserted, result.updated, result.unchanged) == (3, 0, 0)
+    assert not result.errors
+    assert result.written == {
+        links[0].source_identifier: portal.occ["padded"],
+        links[1].source_identifier: portal.occ["padded"],
+        links[2].source_identifier: portal.occ["other"],
+    }
+    rows = portal.rows()
+    assert len(rows) == 3
+    a, b, c = rows
+    assert a["sourceIdentifier"] == "irods:/iplant/home/shared/demo/ASU0001234_a.jpg"
+    assert a["url"] == links[0].urls.url
+    assert a["thumbnailUrl"] == links[0].urls.thumbnail_url
+    assert a["originalUrl"] == links[0].urls.original_url
+    assert a["archiveUrl"] is None and b["archiveUrl"] == "https://x/b.tif"
+    assert (a["format"], a["hashFunction"], a["hashValue"]) == ("image/jpeg", "MD5", links[0].md5)
+    assert a["mediaMD5"] == links[0].md5
+    assert (a["occid"], a["tid"]) == (portal.occ["padded"], portal.tid)
+    assert (c["occid"], c["tid"]) == (portal.occ["other"], None)
+    assert (a["sortOccurrence"], b["sortOccurrence"], c["sortOccurrence"]) == (1, 2, 5)
+    assert a["imageType"] == "specimen"
+    assert a["owner"] == "ASU PLANTS"
+    assert uuid.UUID(a["recordID"]).version == 4
+    assert len({r["recordID"] for r in rows}) == 3
+    if portal.flavour == "media":
+        assert {r["mediaType"] for r in rows} == {"image"}
+    else:
+        assert "mediaType" not in a
+
+
+def test_rewrite_is_idempotent_and_updates_in_place(portal: Portal) -> None:
+    db = portal.db()
+    links = [link("ASU1234"), link("5678")]
+    db.write(mapped(db, links))
+    before = portal.rows()
+    again = db.write(mapped(db, links))
+    assert (again.inserted, again.updated, again.unchanged) == (0, 0, 2)
+    moved = [
+        link("ASU1234", url="https://new/web.jpg", thumbnail_url="https://new/tn.jpg"),
+        links[1],
+    ]
+    result = db.write(mapped(db, moved))
+    assert (result.inserted, result.updated, result.unchanged) == (0, 1, 1)
+    after = portal.rows()
+    assert len(after) == 2
+    assert [r[portal.media_id] for r in after] == [r[portal.media_id] for r in before]
+    assert [r["recordID"] for r in after] == [r["recordID"] for r in before]
+    assert (after[0]["url"], after[0]["thumbnailUrl"]) == (
+        "https://new/web.jpg",
+        "https://new/tn.jpg",
+    )
+    assert after[1] == before[1]
+
+
+def test_source_identifier_is_case_sensitive(portal: Portal) -> None:
+    """MariaDB compares case-insensitively; iRODS paths are not: two rows, not one."""
+    db = portal.db()
+    db.write(mapped(db, [link("ASU1234", "ASU1234.jpg")]))
+    result = db.write(mapped(db, [link("ASU1234", "asu1234.jpg")]))
+    assert result.inserted == 1
+    assert len(portal.rows()) == 2
+
+
+def test_value_too_long_is_a_per_link_error(portal: Portal) -> None:
+    db = portal.db()
+    long_url = "https://data.cyverse.org/" + "x" * 231  # 256 characters
+    deep = "d/" * 70 + "ASU777.jpg"  # sourceIdentifier > 150
+    links = [link("ASU1234", url=long_url), link("ASU777", deep), link("5678")]
+    result = db.write(mapped(db, links))
+    assert set(result.errors) == {links[0].source_identifier, links[1].source_identifier}
+    assert "url is 256 characters" in result.errors[links[0].source_identifier]
+    assert "holds 255" in result.errors[links[0].source_identifier]
+    assert "sourceIdentifier" in result.errors[links[1].source_identifier]
+    assert result.inserted == 1
+    assert [r["occid"] for r in portal.rows()] == [portal.occ["bare"]]
+
+
+def test_failing_batch_is_rolled_back_and_retried_per_link(portal: Portal) -> None:
+    db = portal.db(batch_size=10)
+    existing = link("5678")
+    db.write(mapped(db, [existing]))
+    _reject_url(portal, "https://bad/reject.jpg")
+    new = link("ASU1234")
+    broken = link("5678", url="https://bad/reject.jpg")  # an UPDATE the database refuses
+    result = db.write(mapped(db, [new, broken]))
+    # the batch's INSERT ran first and was rolled back; the retry inserted it again, once
+    assert (result.inserted, result.updated, result.unchanged) == (1, 0, 0)
+    assert list(result.errors) == [broken.source_identifier]
+    assert "refused" in result.errors[broken.source_identifier]
+    rows = portal.rows()
+    assert len(rows) == 2
+    assert rows[0]["url"] == existing.urls.url
+
+
+def _reject_url(p: Portal, url: str) -> None:
+    with p.engine.begin() as conn:
+        if p.engine.dialect.name == "sqlite":
+            conn.execute(
+                sa.text(
+                    f"CREATE TRIGGER reject BEFORE UPDATE ON {p.media} "
+                    f"WHEN NEW.url = '{url}' BEGIN SELECT RAISE(ABORT, 'rejected'); END"
+                )
+            )
+        else:
+            conn.execute(
+                sa.text(
+                    f"CREATE TRIGGER reject BEFORE UPDATE ON {p.media} FOR EACH ROW "
+                    f"IF NEW.url = '{url}' THEN "
+                    "SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = 'rejected'; END IF"
+                )
+            )
+
+
+def test_ambiguous_and_unmatched_are_not_written(portal: Portal) -> None:
+    db = portal.db()
+    links = [link("DUP1"), link("NOPE42"), link("ASU1234")]
+    result = db.write(mapped(db, links))
+    assert "matches occurrences" in result.errors[links[0].source_identifier]
+    assert "create_skeletal" in result.errors[links[1].source_identifier]
+    assert result.inserted == 1 and result.skeletal_created == 0
+    assert len(portal.rows()) == 1
+    assert portal.scalar("SELECT COUNT(*) FROM omoccurrences") == len(portal.occ)
+
+
+def test_skeletal_records(portal: Portal) -> None:
+    db = portal.db(create_skeletal=True, batch_size=1)
+    links = [link("NEW1", "NEW1_a.jpg"), link("NEW1", "NEW1_b.jpg"), link("NEW2")]
+    result = db.write(mapped(db, links))
+    assert not result.errors
+    assert (result.inserted, result.skeletal_created) == (3, 2)
+    occ = _occurrences(portal, "NEW1")
+    assert len(occ) == 1  # one skeletal record for both images, across batches
+    rec = occ[0]
+    assert rec["collid"] == 1 and rec["processingStatus"] == "unprocessed"
+    assert rec["recordEnteredBy"] == "cyverse_link" and rec["dateEntered"] is not None
+    assert uuid.UUID(rec["recordID"]).version == 4
+    rows = portal.rows()
+    assert [r["occid"] for r in rows[:2]] == [rec["occid"]] * 2
+    # a second run matches the skeletal record like any other
+    again = db.write(mapped(db, links))
+    assert (again.unchanged, again.skeletal_created) == (3, 0)
+
+
+def _occurrences(p: Portal, catalog: str) -> list[sa.RowMapping]:
+    with p.engine.connect() as conn:
+        sql = sa.text("SELECT * FROM omoccurrences WHERE catalogNumber = :c")
+        return list(conn.execute(sql, {"c": catalog}).mappings())
+
+
+def test_dry_run_writes_nothing_but_counts_the_same(portal: Portal) -> None:
+    db = portal.db(create_skeletal=True)
+    db.write(mapped(db, [link("5678")]))
+    before = portal.rows()
+    links = [
+        link("5678", url="https://new/w.jpg"),
+        link("ASU1234"),
+        link("NEW9"),
+        link("NEW9", "b.jpg"),
+    ]
+    dry = db.write(mapped(db, links), dry_run=True)
+    assert portal.rows() == before
+    assert _occurrences(portal, "NEW9") == []
+    assert (dry.inserted, dry.updated, dry.skeletal_created) == (3, 1, 1)
+    real = db.write(mapped(db, links))
+    assert (real.inserted, real.updated, real.skeletal_created) == (3, 1, 1)
+    assert set(real.written) == set(dry.written)
+
+
+def test_hostile_values_are_stored_verbatim(portal: Portal) -> None:
+    db = portal.db(create_skeletal=True)
+    hostile = "1' OR '1'='1"
+    lk = link(hostile, "x'); DROP TABLE omoccurrences; --.jpg")
+    result = db.write(mapped(db, [lk]))
+    assert not result.errors
+    assert [r["catalogNumber"] for r in _occurrences(portal, hostile)] == [hostile]
+    assert portal.rows()[0]["sourceIdentifier"] == lk.source_identifier
+    assert portal.scalar("SELECT COUNT(*) FROM omoccurrences") == len(portal.occ) + 1
+
+
+def test_an_occurrence_of_another_collection_is_refused(portal: Portal) -> None:
+    db = portal.db()
+    stale = Match("ASU4242", MatchStatus.MATCHED, (portal.occ["foreign"],))
+    result = db.write([(link("ASU4242"), stale)])
+    assert "not in collection 1" in next(iter(result.errors.values()))
+    assert portal.rows() == []
+    other = portal.db(collid=OTHER_COLLID)
+    assert other.write(mapped(other, [link("ASU4242")])).inserted == 1
+
+
+def test_many_batches(portal: Portal) -> None:
+    with portal.engine.begin() as conn:
+        from cyverse_link.sandbox.symbiota_schema import add_occurrence
+
+        for i in range(25):
+            add_occurrence(conn, 1, f"BULK{i:04d}")
+    db = portal.db(batch_size=7)
+    links = [link(f"BULK{i}") for i in range(25)]
+    result = db.write(mapped(db, links))
+    assert (result.inserted, len(result.errors)) == (25, 0)
+    assert len(portal.rows()) == 25

@@ -1,0 +1,202 @@
+"""BisQue client and provider: each test runs twice, replaying its cassette (no server; any
+request that is not in the cassette fails) and live against the sandbox server."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import pytest
+import requests
+from web_support import SANDBOX_PASSWORD, WRONG_PASSWORD, BisqueTarget
+
+from cyverse_link.errors import AuthenticationFailed, PublishError, ServiceUnavailable
+from cyverse_link.publish.bisque import BisqueClient, BisqueProvider
+from cyverse_link.sandbox.bisque_server import BisqueSandbox
+from cyverse_link.urls import bisque_irods_value, irods_value_forms
+from cyverse_link.verify import UrlProblem, UrlToCheck, check_urls
+
+IRODS_HOST = "data.iplantcollaborative.org"
+
+
+def client_for(t: BisqueTarget, password: str | None = None, **kw: Any) -> BisqueClient:
+    kw.setdefault("sleep", t.sleeps.append)
+    return BisqueClient(t.url, t.user, password or t.password, **kw)
+
+
+def value_for(t: BisqueTarget, name: str) -> str:
+    path = "/" + t.prefix.split("/", 3)[3] + name  # irods://host/<path>
+    return bisque_irods_value(path, IRODS_HOST)
+
+
+def inserts(t: BisqueTarget) -> int:
+    assert t.sandbox is not None
+    return sum(r.path == "/blob_service/paths/insert" for r in t.sandbox.requests)
+
+
+def test_login_ok(bisque: BisqueTarget) -> None:
+    user_uri = client_for(bisque).login_check()
+    assert "/data_service/" in user_uri
+
+
+def test_bad_password_is_detected(bisque: BisqueTarget) -> None:
+    with pytest.raises(AuthenticationFailed) as info:
+        client_for(bisque, WRONG_PASSWORD).login_check()
+    assert info.value.exit_code == 3
+    assert "anonymous" in str(info.value)
+    assert WRONG_PASSWORD not in str(info.value) and SANDBOX_PASSWORD not in str(info.value)
+
+
+def test_register_new(bisque: BisqueTarget) -> None:
+    client = client_for(bisque)
+    value = value_for(bisque, "new/ASU0000101 #1 é.jpg")
+    res, created = client.register(value, "ASU0000101 #1 é.jpg", {"catalogNumber": "ASU0000101"})
+    assert created and res.published and res.kind == "image"
+    assert res.value == value and "%20" in value and "%23" in value
+    assert res.name == "ASU0000101 #1 é.jpg"
+    tags = client.get_tags(res.uniq)
+    assert tags["catalogNumber"] == ["ASU0000101"] and "upload_datetime" in tags
+
+
+def test_register_existing_is_reused(bisque: BisqueTarget) -> None:
+    client = client_for(bisque)
+    value = value_for(bisque, "reuse/ASU0000102.jpg")
+    first, created1 = client.register(value, "ASU0000102.jpg")
+    second, created2 = client.register(value, "ASU0000102.jpg")
+    assert (created1, created2) == (True, False)
+    assert second.uniq == first.uniq
+    if bisque.sandbox:
+        assert inserts(bisque) == 1 and len(bisque.sandbox.resources) == 1
+
+
+def test_legacy_raw_registration_is_found(bisque: BisqueTarget) -> None:
+    value = value_for(bisque, "legacy/ASU 0000103.jpg")
+    raw = irods_value_forms(value)[1]
+    bisque.fault(lambda sb: sb.add_resource(raw, bisque.user, permission="published"))
+    client = client_for(bisque)
+    res, created = client.register(value, "ASU 0000103.jpg")
+    assert not created and res.value == raw
+    if bisque.sandbox:
+        assert inserts(bisque) == 0
+
+
+def test_register_outside_a_store_is_explained(bisque: BisqueTarget) -> None:
+    client = client_for(bisque)
+    value = bisque_irods_value("/iplant/home/someoneelse/x/ASU0000104.jpg", IRODS_HOST)
+    with pytest.raises(PublishError, match="not under a store"):
+        client.register(value, "ASU0000104.jpg")
+
+
+def test_publish_uses_post(bisque: BisqueTarget) -> None:
+    client = client_for(bisque)
+    res, _ = client.register(value_for(bisque, "pub/ASU0000105.jpg"), "ASU0000105.jpg")
+    updated = client.publish(res.uniq, res.uri)
+    assert updated.published and updated.uniq == res.uniq
+    if bisque.sandbox:
+        assert not any(r.method == "PUT" for r in bisque.sandbox.requests)
+
+
+def test_provider_publishes_and_tags_a_private_registration(bisque: BisqueTarget) -> None:
+    value = value_for(bisque, "prov/ASU0000106.tif")
+    bisque.fault(lambda sb: sb.add_resource(value, bisque.user, permission="private"))
+    client = client_for(bisque)
+    provider = BisqueProvider(client, IRODS_HOST)
+    original = "/" + value.split("/", 3)[3]
+    tags = {"catalogNumber": "ASU0000106", "collid": "7"}
+    urls = provider.urls_for(original, {}, tags=tags)
+    uniq = urls.url.split("/image_service/image/")[1].split("/")[0]
+    assert urls.url.endswith(f"{uniq}/resize:1250/format:jpeg")
+    assert urls.thumbnail_url and urls.thumbnail_url.endswith("/thumbnail:200,200")
+    assert urls.original_url and urls.original_url.endswith("/resize:4000/format:jpeg")
+    assert urls.archive_url and urls.archive_url.endswith(uniq)  # TIFF master
+    again = provider.urls_for(original, {}, tags=tags)  # idempotent: no second tag POST
+    assert again == urls
+    got = client.get_tags(uniq)
+    assert got["catalogNumber"] == ["ASU0000106"] and got["collid"] == ["7"]
+    if bisque.sandbox:
+        (res,) = bisque.sandbox.resources.values()
+        assert res.permission == "published"
+        posts = [r for r in bisque.sandbox.requests if r.method == "POST"]
+        assert len(posts) == 2  # publish + one tag request, nothing on the second call
+
+
+def test_503_then_success(bisque: BisqueTarget) -> None:
+    bisque.fault(lambda sb: sb.fail_next(2))
+    client_for(bisque, backoff=0.5).login_check()
+    assert bisque.sleeps == [0.5, 1.0]
+
+
+def test_503_until_the_retries_run_out(bisque: BisqueTarget) -> None:
+    bisque.fault(lambda sb: sb.fail_next(3, retry_after=7))
+    with pytest.raises(ServiceUnavailable, match="503") as info:
+        client_for(bisque, retries=2, max_retry_after=5).login_check()
+    assert info.value.retryable and info.value.exit_code == 3
+    assert bisque.sleeps == [5, 5]  # Retry-After respected, but bounded
+
+
+def test_307_retry_after_while_rendering(bisque: BisqueTarget) -> None:
+    client = client_for(bisque)
+    res, _ = client.register(value_for(bisque, "render/ASU0000107.jpg"), "ASU0000107.jpg")
+    bisque.fault(lambda sb: sb.render_next(2, retry_after=3))
+    resp = client.fetch(client.image_urls(res.uniq).web)
+    assert resp.status_code == 200 and resp.headers["Content-Type"] == "image/jpeg"
+    assert resp.content[:2] == b"\xff\xd8"
+    assert bisque.sleeps == [3, 3]
+
+
+def test_verify_bisque_urls(bisque: BisqueTarget) -> None:
+    client = client_for(bisque)
+    jpg, _ = client.register(value_for(bisque, "verify/ASU0000108.jpg"), "ASU0000108.jpg")
+    dng, _ = client.register(value_for(bisque, "verify/ASU0000108.dng"), "ASU0000108.dng")
+    links = client.image_urls(jpg.uniq)
+    targets = [
+        UrlToCheck(links.web, key="web"),
+        UrlToCheck(links.thumbnail, key="thumb"),
+        UrlToCheck(f"{bisque.url}/image_service/image/00-NoSuchResourceAtAll00", key="404"),
+        UrlToCheck(f"{bisque.url}/blob_service/{dng.uniq}", key="octet"),
+    ]
+    # one worker: vcrpy does not record reliably from several threads
+    results = {r.target.key: r for r in check_urls(targets, concurrency=1, timeout=10)}
+    assert results["web"].ok and results["web"].content_type == "image/jpeg"
+    assert results["thumb"].ok
+    assert results["404"].problems == (UrlProblem.BROKEN,) and results["404"].status == 404
+    assert results["octet"].problems == (UrlProblem.NOT_IMAGE,)
+    assert results["octet"].content_type == "application/octet-stream"
+
+
+# -- not recordable: timeouts and connection errors (live sandbox / closed port) --------------
+
+
+def test_timeout_uses_the_live_sandbox_delay_switch() -> None:
+    """A timeout cannot be recorded in a cassette: the sandbox's ``delay`` makes a real one."""
+    with BisqueSandbox({"alice": SANDBOX_PASSWORD}) as sb:
+        sb.delay = 1.0
+        sleeps: list[float] = []
+        client = BisqueClient(
+            sb.url, "alice", SANDBOX_PASSWORD, timeout=0.2, retries=1, sleep=sleeps.append
+        )
+        start = time.monotonic()
+        with pytest.raises(ServiceUnavailable, match="did not answer") as info:
+            client.login_check()
+        assert time.monotonic() - start < 1.0
+        assert sleeps == [1.0] and info.value.retryable
+        assert SANDBOX_PASSWORD not in str(info.value)
+
+
+def test_connection_refused() -> None:
+    with BisqueSandbox() as sb:
+        url = sb.url
+    client = BisqueClient(
+        url, "alice", SANDBOX_PASSWORD, retries=1, sleep=lambda s: None, timeout=2
+    )
+    with pytest.raises(ServiceUnavailable, match="cannot connect"):
+        client.login_check()
+
+
+def test_html_answer_is_an_auth_failure() -> None:
+    """A CAS site that still redirects to its HTML login page is refused, not parsed."""
+    with BisqueSandbox() as sb:
+        session = requests.Session()
+        client = BisqueClient(sb.url, "alice", "x", session=session, sleep=lambda s: None)
+        with pytest.raises(AuthenticationFailed, match="HTML"):
+            client.fetch(f"{sb.url}/auth_service/login", accept="text/xml")

@@ -9,9 +9,12 @@ Connections (CyVerse's proxy rejects the 11th concurrent one per address):
 * a run therefore uses ``irods.threads`` connections at most (≤ 10, config refuses more), plus
   one briefly for ``check_irods``. ``open_connections()`` reports the live count.
 
-Round trips (measured against the sandbox, see tests/contract): a put is 2 GenQueries (PRC's
-"is it a collection?" check), open, lseek, 1 write per 8 MiB, lseek, close, and 1 GenQuery to
-read the registered checksum back. A listing is about one GenQuery per 500 replicas.
+Round trips (measured against the sandbox, both personas): a put of up to 8 MiB is 8 requests
+(3 GenQueries: PRC's 2 "is it a collection?" checks + our checksum read-back; open, 2 lseeks,
+1 write, close), +1 write per further 8 MiB (40 MiB: 12). ``set_metadata`` is 1 GenQuery + 1
+atomic call (1 when unchanged); ``make_public`` 1; ``make_tree_public`` 2; ``is_public`` 2
+(1 once the anonymous id is cached); a new ``ensure_collection`` 2, a known one 0; listing
+1,202 objects took 6 GenQueries (keyset pages of 500, plus a close per full page).
 """
 
 from __future__ import annotations

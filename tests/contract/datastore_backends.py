@@ -40,6 +40,8 @@ class Backend:
     server: Any = None  # SandboxIrods, None for memory
     settings: IrodsSettings | None = None
     made: list[Any] = field(default_factory=list)
+    drops_left: int = 0
+    tmp: str = "/tmp"
 
     @property
     def root(self) -> str:
@@ -50,11 +52,29 @@ class Backend:
         return int(self.server.stats.requests.get(api, 0))
 
     def drop_during_write(self, count: int) -> None:
+        """Cut off the next ``count`` upload attempts mid-write."""
         if self.server is None:
             self.store.faults.drop_during_write(count)
+            return
+        # The sandbox arms one drop at a time: re-arm it in the store's pause between attempts.
+        self.drops_left = count - 1
+        self.server.faults.drop_during_write(1)
+
+    def between_attempts(self, _seconds: float) -> None:
+        """The IrodsStore's injected ``sleep``: no waiting, and re-arms staged drops."""
+        if self.drops_left > 0:
+            self.drops_left -= 1
+            self.server.faults.drop_during_write(1)
+
+    def seed(self, path: str, data: bytes) -> None:
+        """Create an object quickly (sandbox: straight into the catalog, owned by the user)."""
+        if self.server is None:
+            self.store.ensure_collection(path.rsplit("/", 1)[0])
+            local = Path(self.tmp) / "seed"
+            local.write_bytes(data)
+            self.store.put(local, path, md5_of(local))
         else:
-            for _ in range(count):
-                self.server.faults.drop_during_write(1)
+            self.server.seed_object(path, data, owner=USER)
 
     def corrupt_checksum(self, path: str, times: int = 1) -> None:
         if self.server is None:
@@ -86,7 +106,8 @@ class Backend:
         import dataclasses
 
         assert self.settings is not None
-        store = IrodsStore(dataclasses.replace(self.settings, **changes), PASSWORD, backoff=0)
+        settings = dataclasses.replace(self.settings, **changes)
+        store = IrodsStore(settings, PASSWORD, backoff=0, sleep=self.between_attempts)
         self.made.append(store)
         return store
 
@@ -96,12 +117,15 @@ def _sandbox(persona: str) -> Iterator[Backend]:
         pytest.skip("sandbox iRODS server not merged yet (branch `sandbox`)")
     srv = SandboxIrods(persona=persona, zone=ZONE, users={USER: PASSWORD})
     srv.start()
+    assert srv.host == "127.0.0.1"
     settings = IrodsSettings(
         host=srv.host, port=srv.port, zone=ZONE, user=USER, collection=ROOT,
         threads=4, connection_timeout=5, retries=RETRIES,
     )  # fmt: skip
-    store = IrodsStore(settings, PASSWORD, backoff=0)
-    backend = Backend(f"sandbox-{persona}", store, srv, settings)
+    backend = Backend(f"sandbox-{persona}", None, srv, settings)
+    store = backend.store = IrodsStore(
+        settings, PASSWORD, backoff=0, sleep=backend.between_attempts
+    )
     try:
         store.ensure_collection(ROOT)
         yield backend

@@ -96,11 +96,10 @@ def test_listing_is_recursive_and_scoped(backend: Backend, tmp_path: Path) -> No
 def test_listing_1200_objects_is_paged_bulk(backend: Backend, tmp_path: Path) -> None:
     local = write(tmp_path, "f", b"tiny")
     md5 = md5_of(local)
-    for i in range(1200):
+    backend.tmp = str(tmp_path)
+    for i in range(1200):  # 700 at the root, 500 one level down
         sub = "" if i < 700 else "/deeper"
-        if i == 700:
-            backend.store.ensure_collection(f"{backend.root}{sub}")
-        backend.store.put(local, f"{backend.root}{sub}/img{i:05d}.jpg", md5)
+        backend.seed(f"{backend.root}{sub}/img{i:05d}.jpg", b"tiny")
     before = backend.requests(GENQUERY) if backend.server else 0
     listed = list(backend.store.list(backend.root))
     assert len(listed) == 1200
@@ -119,7 +118,7 @@ def test_replicas_fold_into_one_object(backend: Backend, tmp_path: Path) -> None
     local = write(tmp_path, "f", b"replicated")
     remote = f"{backend.root}/r.jpg"
     backend.store.put(local, remote, md5_of(local))
-    backend.server.catalog.add_replica(remote)
+    backend.server.add_replica(remote)
     assert [(o.path, o.checksum) for o in backend.store.list(backend.root)] == [
         (remote, md5_of(local))
     ]

@@ -61,6 +61,8 @@ def test_one_connection_per_worker_thread(sandbox: Backend, tmp_path: Path) -> N
     local = tmp_path / "f"
     local.write_bytes(b"per thread")
     store = sandbox.store
+    store.close()  # the fixture's set-up used a session on this (main) thread
+    sandbox.server.stats.reset()
     errors: list[BaseException] = []
 
     def work(i: int) -> None:
@@ -81,6 +83,8 @@ def test_one_connection_per_worker_thread(sandbox: Backend, tmp_path: Path) -> N
         t.join()
     assert not errors
     assert store.open_connections() == 4  # one per thread, none leaked by PRC
+    assert sandbox.server.stats.peak_connections <= 4
+    assert sandbox.server.stats.connections_opened == 4
     store.close()
     assert store.open_connections() == 0
 

@@ -320,6 +320,32 @@ class _Progress:
             self._progress.stop()
 
 
+@cli.command()
+@click.option("--concurrency", default=8, show_default=True, help="Requests in flight at once.")
+@click.option("--timeout", default=30.0, show_default=True, help="Seconds per request.")
+@click.pass_obj
+@handle_errors
+def verify(obj: Context, concurrency: int, timeout: float) -> None:
+    """Fetch every mapped URL (HEAD, ranged GET if refused) and report broken ones.
+
+    Exit code 1 when any URL is broken, gone, not an image or of the wrong size.
+    """
+    from cyverse_link.verify import run_verify
+
+    report = run_verify(obj.settings(), concurrency=max(1, concurrency), timeout=timeout)
+    obj.emit(report.as_dict())
+    if not obj.json_output:
+        for r in report.broken:
+            problems = ",".join(p.value for p in r.problems)
+            click.echo(f"! {r.target.key}: {problems}: {r.detail or ''} <{r.target.url}>")
+        click.echo(
+            f"checked {report.checked} URLs: {report.ok} ok, {len(report.broken)} broken"
+            + (f", {report.redirected} redirected" if report.redirected else "")
+        )
+    if report.broken:
+        sys.exit(1)
+
+
 def main() -> None:
     cli(prog_name="cyverse-link")
 

@@ -10,14 +10,22 @@ work, so memory stays flat for a million URLs; results come back in input order.
 from __future__ import annotations
 
 import enum
+import posixpath
 import re
 from collections import deque
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Protocol
+from urllib.parse import unquote, urlsplit
 
 import requests
 from requests.adapters import HTTPAdapter
+
+from cyverse_link.models import MediaUrls
+
+if TYPE_CHECKING:
+    from cyverse_link.config import Settings
 
 ACCEPT = "image/*"
 HEAD_REFUSED = frozenset({403, 405, 501})
@@ -153,3 +161,99 @@ def _size(resp: requests.Response) -> int | None:
         return int(m.group(1)) if m else None
     length = resp.headers.get("Content-Length")
     return int(length) if length and length.isdigit() else None
+
+
+# -- the ``verify`` command: every mapped URL in the ledger -----------------------------------
+
+
+class MappedRecord(Protocol):
+    """What ``verify`` needs of a ledger row (``ledger.FileRecord`` satisfies it)."""
+
+    @property
+    def rel_path(self) -> str: ...
+    @property
+    def size(self) -> int: ...
+    @property
+    def irods_path(self) -> str | None: ...
+    @property
+    def urls(self) -> MediaUrls | None: ...
+
+
+@dataclass
+class VerifyReport:
+    checked: int = 0
+    ok: int = 0
+    redirected: int = 0
+    broken: list[UrlCheckResult] = field(default_factory=list)  # only the failures: stays small
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "checked": self.checked,
+            "ok": self.ok,
+            "redirected": self.redirected,
+            "broken": [
+                {
+                    "key": r.target.key,
+                    "url": r.target.url,
+                    "status": r.status,
+                    "problems": [p.value for p in r.problems],
+                    "detail": r.detail,
+                }
+                for r in self.broken
+            ],
+        }
+
+
+def targets_for(record: MappedRecord) -> list[UrlToCheck]:
+    """Every distinct URL of one row. The expected size is the original's, so it is only set
+    on a URL that names the original object itself (not on renditions or BisQue URLs)."""
+    if record.urls is None:
+        return []
+    original_name = posixpath.basename(record.irods_path or "")
+    found: dict[str, UrlToCheck] = {}
+    for label in ("url", "thumbnail_url", "original_url", "archive_url"):
+        url = getattr(record.urls, label)
+        if not url or url in found:
+            continue
+        last = unquote(urlsplit(url).path.rsplit("/", 1)[-1])
+        size = record.size if original_name and last == original_name else None
+        found[url] = UrlToCheck(url, size, f"{record.rel_path} {label}")
+    return list(found.values())
+
+
+def verify_records(
+    records: Iterable[MappedRecord],
+    *,
+    session: requests.Session | None = None,
+    concurrency: int = 8,
+    timeout: float = 30,
+    on_result: Callable[[UrlCheckResult], None] | None = None,
+) -> VerifyReport:
+    report = VerifyReport()
+    targets = (t for rec in records for t in targets_for(rec))
+    for result in check_urls(targets, session=session, concurrency=concurrency, timeout=timeout):
+        report.checked += 1
+        report.redirected += bool(result.redirects)
+        if result.ok:
+            report.ok += 1
+        else:
+            report.broken.append(result)
+        if on_result is not None:
+            on_result(result)
+    return report
+
+
+def run_verify(
+    settings: Settings,
+    *,
+    concurrency: int = 8,
+    timeout: float = 30,
+    on_result: Callable[[UrlCheckResult], None] | None = None,
+) -> VerifyReport:
+    """``verify``: check every URL the ledger holds for mapped files."""
+    from cyverse_link.ledger import Ledger  # the ledger pulls in SQLAlchemy: load it on use
+
+    with Ledger(settings.state.db_url) as ledger:
+        return verify_records(
+            ledger.iter_mapped(), concurrency=concurrency, timeout=timeout, on_result=on_result
+        )

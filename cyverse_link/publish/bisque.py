@@ -13,7 +13,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable, Mapping
-from urllib.parse import urlsplit
+from urllib.parse import urljoin, urlsplit
 
 import requests
 
@@ -72,7 +72,7 @@ class BisqueClient:
         self.root = root.rstrip("/")
         self.user = user
         self._session = session or requests.Session()
-        self._session.auth = (user, password)
+        self._auth = (user, password)  # per request: an injected session is left untouched
         self.timeout = timeout
         self.retries = retries
         self.backoff = backoff
@@ -90,8 +90,13 @@ class BisqueClient:
         params: Mapping[str, str] | None = None,
         body: str | None = None,
         accept: str = XML,
+        idempotent: bool = True,
     ) -> requests.Response:
-        """One call with retries on 5xx, timeouts, refused connections and 307 Retry-After."""
+        """One call with retries on 5xx, timeouts, refused connections and 307 Retry-After.
+
+        A non-idempotent call (insert, adding tags) is retried only when BisQue surely did not
+        act on it (connection not made, 503); after a 500/502/504 or a read timeout the caller
+        looks up before trying again (the next run does), so nothing is registered twice."""
         url = path_or_url if "://" in path_or_url else f"{self.root}{path_or_url}"
         headers = {"Accept": accept}
         if body is not None:
@@ -105,12 +110,13 @@ class BisqueClient:
                     url,
                     params=params,
                     headers=headers,
+                    auth=self._auth if self._same_origin(url) else None,
                     data=body.encode("utf-8") if body is not None else None,
                     timeout=self.timeout,
                     allow_redirects=False,
                 )
             except requests.Timeout as exc:
-                if last:
+                if last or (not idempotent and not isinstance(exc, requests.ConnectTimeout)):
                     raise ServiceUnavailable(
                         f"BisQue did not answer {what} within {self.timeout:g} s "
                         f"({self.retries + 1} tries); try later or raise bisque.timeout"
@@ -128,13 +134,19 @@ class BisqueClient:
             if resp.status_code == 307 and "Retry-After" in resp.headers and not last:
                 # a derivative is still being rendered: wait, then follow Location
                 self._sleep(self._retry_after(resp, attempt))
-                url, params = resp.headers.get("Location") or url, None
+                url, params = urljoin(url, resp.headers.get("Location") or url), None
                 continue
-            if resp.status_code in _RETRY_STATUSES and not last:
+            retry = _RETRY_STATUSES if idempotent else {503}
+            if resp.status_code in retry and not last:
                 self._sleep(self._retry_after(resp, attempt))
                 continue
             return self._checked(resp, what)
         raise AssertionError("unreachable")  # pragma: no cover
+
+    def _same_origin(self, url: str) -> bool:
+        """Credentials go to the configured BisQue only, never to a redirect's other host."""
+        a, b = urlsplit(url), urlsplit(self.root)
+        return (a.scheme, a.netloc) == (b.scheme, b.netloc)
 
     def _delay(self, attempt: int) -> float:
         return float(min(self.backoff * 2**attempt, self.max_retry_after))
@@ -153,9 +165,9 @@ class BisqueClient:
         if 200 <= code < 300 and ctype.startswith("text/html"):
             raise AuthenticationFailed(self._auth_hint() + " (BisQue answered an HTML page)")
         if code in _RETRY_STATUSES:
-            raise ServiceUnavailable(
-                f"BisQue answered {code} to {what} after {self.retries + 1} tries; try later"
-            )
+            raise ServiceUnavailable(f"BisQue answered {code} to {what}; try again later")
+        if code == 307:
+            raise ServiceUnavailable(f"BisQue is still rendering {what}; try again later")
         if code == 403:
             raise BisqueRefused(
                 f"BisQue refused {what} (403): user {self.user!r} lacks rights", 403
@@ -224,7 +236,7 @@ class BisqueClient:
             return existing, False
         body = bx.insert_body(name.lstrip("/"), irods_value, tags=tags)
         try:
-            resp = self._request("POST", "/blob_service/paths/insert", body=body)
+            resp = self._request("POST", "/blob_service/paths/insert", body=body, idempotent=False)
         except BisqueRefused as exc:
             if exc.status == 400:
                 raise PublishError(
@@ -252,7 +264,9 @@ class BisqueClient:
     def add_tags(self, uniq: str, tags: Mapping[str, str]) -> None:
         """Add several tags in one ``request`` wrapper (POST adds; PUT would replace all)."""
         if tags:
-            self._request("POST", f"/data_service/{uniq}", body=bx.tags_body(tags))
+            self._request(
+                "POST", f"/data_service/{uniq}", body=bx.tags_body(tags), idempotent=False
+            )
 
     def image_urls(self, uniq: str) -> urls.BisqueImageUrls:
         return urls.bisque_image_urls(self.root, uniq)

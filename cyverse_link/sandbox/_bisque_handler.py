@@ -70,7 +70,7 @@ class _Handler(BaseHTTPRequestHandler):
                 return
             with self.sb._lock:
                 remaining, status, retry_after = self.sb._fail
-                if remaining > 0:
+                if remaining > 0 and parts.path.startswith(self.sb._fail_path):
                     self.sb._fail = (remaining - 1, status, retry_after)
                     extra: dict[str, str] = (
                         {"Retry-After": f"{retry_after:g}"} if retry_after is not None else {}

@@ -64,6 +64,7 @@ class BisqueSandbox:
         self.requests: list[LoggedRequest] = []
         self.delay = 0.0
         self._fail: tuple[int, int, float | None] = (0, 503, None)  # remaining, status, wait
+        self._fail_path = "/"
         self._render = (0, 1)  # remaining 307s, retry-after
         self._lock = threading.RLock()
         self._stopping = threading.Event()
@@ -101,9 +102,13 @@ class BisqueSandbox:
 
     # -- fault switches and helpers for tests -------------------------------------------------
 
-    def fail_next(self, n: int, status: int = 503, retry_after: float | None = None) -> None:
+    def fail_next(
+        self, n: int, status: int = 503, retry_after: float | None = None, path: str = "/"
+    ) -> None:
+        """The next ``n`` requests whose path starts with ``path`` answer ``status``."""
         with self._lock:
             self._fail = (n, status, retry_after)
+            self._fail_path = path
 
     def render_next(self, n: int, retry_after: int = 1) -> None:
         """The next ``n`` derivative image requests answer 307 "still rendering"."""

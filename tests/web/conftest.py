@@ -9,7 +9,7 @@ URLs are stable:
     CYVERSE_LINK_BISQUE_URL=https://bisque.example.org CYVERSE_LINK_BISQUE_USER=me \\
     CYVERSE_LINK_BISQUE_PASSWORD=… \\
     CYVERSE_LINK_BISQUE_IRODS_PREFIX=irods://data.iplantcollaborative.org/iplant/home/me/fresh/ \\
-    pytest tests/web/test_bisque_client.py --record-mode=rewrite   # against a real BisQue
+    pytest tests/web/test_bisque_client.py --record-mode=rewrite -k cassette  # a real BisQue
 
 A real BisQue's root URL and irods:// prefix are rewritten to the sandbox's canonical ones
 before anything is written, so those cassettes replay offline too. Passwords, Authorization,
@@ -41,6 +41,20 @@ from web_support import (
 from cyverse_link.sandbox.bisque_server import BisqueSandbox
 
 CASSETTE_OR_LIVE = [pytest.param("cassette", marks=pytest.mark.vcr), "live"]
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line("markers", "needs_sandbox: uses the BisQue sandbox's fault switches")
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Recording against a real BisQue: skip sandbox-only tests before pytest-recording's
+    rewrite mode deletes their cassettes."""
+    if REAL_TARGET and config.getoption("--record-mode") != "none":
+        skip = pytest.mark.skip(reason="fault injection needs the sandbox, not a real BisQue")
+        for item in items:
+            if "needs_sandbox" in item.keywords:
+                item.add_marker(skip)
 
 
 def pytest_recording_configure(config: pytest.Config, vcr: Any) -> None:

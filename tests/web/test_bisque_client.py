@@ -69,6 +69,7 @@ def test_register_existing_is_reused(bisque: BisqueTarget) -> None:
         assert inserts(bisque) == 1 and len(bisque.sandbox.resources) == 1
 
 
+@pytest.mark.needs_sandbox
 def test_legacy_raw_registration_is_found(bisque: BisqueTarget) -> None:
     value = value_for(bisque, "legacy/ASU 0000103.jpg")
     raw = irods_value_forms(value)[1]
@@ -96,6 +97,7 @@ def test_publish_uses_post(bisque: BisqueTarget) -> None:
         assert not any(r.method == "PUT" for r in bisque.sandbox.requests)
 
 
+@pytest.mark.needs_sandbox
 def test_provider_publishes_and_tags_a_private_registration(bisque: BisqueTarget) -> None:
     value = value_for(bisque, "prov/ASU0000106.tif")
     bisque.fault(lambda sb: sb.add_resource(value, bisque.user, permission="private"))
@@ -120,12 +122,14 @@ def test_provider_publishes_and_tags_a_private_registration(bisque: BisqueTarget
         assert len(posts) == 2  # publish + one tag request, nothing on the second call
 
 
+@pytest.mark.needs_sandbox
 def test_503_then_success(bisque: BisqueTarget) -> None:
     bisque.fault(lambda sb: sb.fail_next(2))
     client_for(bisque, backoff=0.5).login_check()
     assert bisque.sleeps == [0.5, 1.0]
 
 
+@pytest.mark.needs_sandbox
 def test_503_until_the_retries_run_out(bisque: BisqueTarget) -> None:
     bisque.fault(lambda sb: sb.fail_next(3, retry_after=7))
     with pytest.raises(ServiceUnavailable, match="503") as info:
@@ -134,6 +138,7 @@ def test_503_until_the_retries_run_out(bisque: BisqueTarget) -> None:
     assert bisque.sleeps == [5, 5]  # Retry-After respected, but bounded
 
 
+@pytest.mark.needs_sandbox
 def test_307_retry_after_while_rendering(bisque: BisqueTarget) -> None:
     client = client_for(bisque)
     res, _ = client.register(value_for(bisque, "render/ASU0000107.jpg"), "ASU0000107.jpg")
@@ -200,3 +205,50 @@ def test_html_answer_is_an_auth_failure() -> None:
         client = BisqueClient(sb.url, "alice", "x", session=session, sleep=lambda s: None)
         with pytest.raises(AuthenticationFailed, match="HTML"):
             client.fetch(f"{sb.url}/auth_service/login", accept="text/xml")
+
+
+def test_check_bisque_reports_the_login_state() -> None:
+    from cyverse_link.config import BisqueSettings
+    from cyverse_link.errors import ConfigError
+    from cyverse_link.publish.bisque import check_bisque
+
+    with BisqueSandbox({"alice": SANDBOX_PASSWORD}) as sb:
+        settings = BisqueSettings(url=sb.url, user="alice")
+        assert check_bisque(settings, SANDBOX_PASSWORD).startswith("logged in as alice (")
+        with pytest.raises(AuthenticationFailed):
+            check_bisque(settings, WRONG_PASSWORD)
+    with pytest.raises(ConfigError, match=r"bisque\.url"):
+        check_bisque(BisqueSettings(), "x")
+
+
+def test_lookup_is_exact_despite_like_and_or_syntax() -> None:
+    """``*`` turns on LIKE and ``|`` means OR in BisQue's value filter: hits are compared
+    exactly, and a raw value containing ``|`` is never sent (it cannot match itself)."""
+    with BisqueSandbox({"alice": SANDBOX_PASSWORD}) as sb:
+        base = "irods://data.iplantcollaborative.org/iplant/home/shared/p/"
+        sb.add_resource(base + "ab.jpg", "alice", permission="published")
+        star = sb.add_resource(base + "a*.jpg", "alice", permission="published")
+        client = BisqueClient(sb.url, "alice", SANDBOX_PASSWORD, sleep=lambda s: None)
+        found = client.find_by_value(bisque_irods_value("/iplant/home/shared/p/a*.jpg", IRODS_HOST))
+        assert found is not None and found.uniq == star.uniq
+        sb.requests.clear()
+        piped = bisque_irods_value("/iplant/home/shared/p/ab.jpg|x", IRODS_HOST)
+        assert client.find_by_value(piped) is None
+        queried = [r.query for r in sb.requests]
+        assert len(queried) == 1 and "%257C" in queried[0]  # only the encoded form
+
+
+def test_insert_is_not_blindly_retried() -> None:
+    """A 500 on insert may have registered the value: no second POST (the next run looks up
+    first); a 503 means BisQue did not act, so the insert is retried at once."""
+    with BisqueSandbox({"alice": SANDBOX_PASSWORD}) as sb:
+        sleeps: list[float] = []
+        client = BisqueClient(sb.url, "alice", SANDBOX_PASSWORD, sleep=sleeps.append)
+        value = bisque_irods_value("/iplant/home/shared/p/ASU0000109.jpg", IRODS_HOST)
+        sb.fail_next(1, status=500, path="/blob_service/paths/insert")
+        with pytest.raises(ServiceUnavailable, match="500"):
+            client.register(value, "ASU0000109.jpg")
+        assert sum(r.path.endswith("/insert") for r in sb.requests) == 1 and sleeps == []
+        sb.fail_next(1, status=503, path="/blob_service/paths/insert")
+        _, created = client.register(value, "ASU0000109.jpg")
+        assert created and len(sb.resources) == 1 and sleeps == [1.0]

@@ -1,0 +1,85 @@
+"""The ledger's tables and its registered schema migrations (used by ``ledger.Ledger``).
+
+Add a change as a new ``@migration(n)`` function; never edit one that has shipped. Each runs once,
+in order, inside one transaction, and ``schema_version`` records the last one applied.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import sqlalchemy as sa
+from sqlalchemy.dialects import mysql
+from sqlalchemy.engine import Connection
+
+from cyverse_link.models import Status
+
+__all__ = ["SCHEMA_VERSION", "files", "metadata", "migration", "runs", "schema_version"]
+
+# MySQL/MariaDB: a unique utf8mb4 key may span 3072 bytes → 768 characters; binary collation
+# so ORDER BY matches Python's code-point order (utf8mb4 bytes sort like code points).
+_REL_PATH = sa.String(1024).with_variant(
+    mysql.VARCHAR(768, charset="utf8mb4", collation="utf8mb4_bin"), "mysql", "mariadb"
+)
+
+metadata = sa.MetaData()
+schema_version = sa.Table(
+    "schema_version", metadata, sa.Column("version", sa.Integer, nullable=False)
+)
+files = sa.Table(
+    "files",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("rel_path", _REL_PATH, nullable=False, unique=True),
+    sa.Column("size", sa.BigInteger, nullable=False, default=0),
+    sa.Column("mtime_ns", sa.BigInteger, nullable=False, default=0),
+    sa.Column("md5", sa.String(32)),
+    sa.Column("mime", sa.String(100)),
+    sa.Column("catalog", sa.String(255)),
+    sa.Column("suffix", sa.String(255)),
+    sa.Column("stage", sa.Integer, nullable=False, default=0),
+    sa.Column("status", sa.String(16), nullable=False, default=Status.PENDING.value),
+    sa.Column("problems", sa.String(255), nullable=False, default=""),
+    sa.Column("detail", sa.Text),
+    sa.Column("irods_path", sa.Text),
+    sa.Column("urls", sa.Text),
+    sa.Column("occid", sa.Integer),
+    sa.Column("error", sa.Text),
+    sa.Column("attempts", sa.Integer, nullable=False, default=0),
+    sa.Column("updated_at", sa.DateTime, nullable=False),
+    sa.Column("last_run", sa.Integer),
+)
+runs = sa.Table(
+    "runs",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("command", sa.String(50), nullable=False),
+    sa.Column("started", sa.DateTime, nullable=False),
+    sa.Column("finished", sa.DateTime),
+    sa.Column("counts", sa.Text),
+    sa.Column("report_path", sa.Text),
+)
+sa.Index("ix_files_status", files.c.status, files.c.stage)
+
+_MIGRATIONS: dict[int, Callable[[Connection], None]] = {}
+
+
+def migration(version: int) -> Callable[[Callable[[Connection], None]], Callable[..., None]]:
+    """Register a schema migration; versions run once each, in order, in one transaction."""
+
+    def register(fn: Callable[[Connection], None]) -> Callable[[Connection], None]:
+        _MIGRATIONS[version] = fn
+        return fn
+
+    return register
+
+
+@migration(1)
+def _create_tables(conn: Connection) -> None:
+    # Uses today's table objects (with their index). When ``files`` changes, add a migration
+    # and give this one a frozen copy of the version-1 definition.
+    files.create(conn)
+    runs.create(conn)
+
+
+SCHEMA_VERSION = max(_MIGRATIONS)

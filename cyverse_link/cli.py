@@ -346,6 +346,131 @@ def verify(obj: Context, concurrency: int, timeout: float) -> None:
         sys.exit(1)
 
 
+# --- sync, check, demo -------------------------------------------------------------------
+
+
+@cli.command()
+@command_options
+@click.option(
+    "--limit",
+    type=click.IntRange(min=1),
+    default=None,
+    help="Work on at most N files that need work (a first taste).",
+)
+@click.option(
+    "--dry-run",
+    is_flag=True,
+    help="Only plan (like `plan`): read the folder, ledger and portal; change nothing.",
+)
+@click.pass_obj
+@handle_errors
+def sync(obj: Context, limit: int | None, dry_run: bool) -> None:
+    """Upload, publish and link the drop folder's new images (the whole pipeline).
+
+    Incremental and resumable: files already linked are skipped without being read. Exit
+    code 0 all done, 1 some files failed (see the report), 2 config, 3 a service could not be
+    reached, 4 another run holds the lock."""
+    from cyverse_link.pipeline import run_sync
+
+    settings = obj.settings()
+    with ProgressView(obj.progress, obj.quiet) as view:
+        report = run_sync(settings, dry_run=dry_run, limit=limit, on_event=view)
+    _print_report(obj, report)
+    sys.exit(report.exit_code)
+
+
+@cli.command()
+@command_options
+@click.pass_obj
+@handle_errors
+def check(obj: Context) -> None:
+    """Validate the config and log in to every configured service (pre-flight).
+
+    One line per service: `=` fine, `!` a problem. Exit code 3 when a service is unreachable
+    or refuses the login, 2 for a config problem (a missing password included)."""
+    from cyverse_link.check import exit_code, run_check
+
+    lines = run_check(obj.settings())
+    if obj.json_output:
+        obj.emit([{"service": ln.service, "ok": ln.ok, "message": ln.message} for ln in lines])
+    else:
+        for line in lines:
+            click.echo(f"{line.sigil} {line.service:<9} {line.message}")
+    sys.exit(exit_code(lines))
+
+
+@cli.command()
+@click.option(
+    "--provider",
+    type=click.Choice(["davanon", "bisque"]),
+    default="davanon",
+    show_default=True,
+    help="Which URLs to make (bisque also starts the BisQue sandbox).",
+)
+@click.option(
+    "--workdir",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="Keep the demo's files here (default: a temporary folder, removed after).",
+)
+@click.pass_obj
+@handle_errors
+def demo(obj: Context, provider: str, workdir: Path | None) -> None:
+    """Run the whole pipeline offline on the bundled sandbox servers and show what was linked.
+
+    No network, no account, no password: a sandbox iRODS server on 127.0.0.1, a SQLite
+    Symbiota database with sample specimens and a folder of sample images (some bad on
+    purpose). `sync` runs twice; the second run has nothing to do."""
+    from cyverse_link.demo import remove_workdir, run_demo
+    from cyverse_link.models import UrlProvider
+
+    with ProgressView(obj.progress, obj.quiet) as view:
+        result = run_demo(workdir, provider=UrlProvider(provider), on_event=view)
+    try:
+        if obj.json_output:
+            obj.emit({
+                "first": result.first.to_dict(),
+                "second": result.second.to_dict(),
+                "linked": [vars(x) for x in result.linked],
+            })  # fmt: skip
+            return
+        click.echo(f"sandbox iRODS {result.irods_version}, URLs: {result.provider}")
+        click.echo("first run:")
+        _print_report(obj, result.first)
+        c = result.second.counts
+        click.echo(
+            f"second run: {c.uploaded} uploaded, {c.mapped} linked, {c.unchanged} unchanged "
+            f"(nothing to do), {c.failed} still bad"
+        )
+        _print_linked(result.linked)
+        if workdir:
+            click.echo(f"files kept in {result.workdir} (config: {result.config_path})")
+    finally:
+        if workdir is None:
+            remove_workdir(result)
+
+
+def _print_report(obj: Context, report: Any) -> None:
+    if obj.json_output:
+        obj.emit(report.to_dict())
+        return
+    _print_summary(obj, report.summary_rows(), title="plan" if report.dry_run else report.command)
+    if report.path:
+        click.echo(f"report: {report.path}")
+
+
+def _print_linked(linked: list[Any]) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(title="linked specimens")
+    for col in ("catalog number", "occid", "image URL"):
+        table.add_column(col)
+    for item in linked:
+        table.add_row(item.catalog, str(item.occid), item.url)
+    Console(width=max(120, len(max((x.url for x in linked), default="")) + 40)).print(table)
+
+
 def main() -> None:
     cli(prog_name="cyverse-link")
 

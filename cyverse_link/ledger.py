@@ -78,6 +78,7 @@ class FileRecord:
     attempts: int = 0
     updated_at: datetime | None = None
     last_run: int | None = None
+    previous_irods_path: str | None = None
 
     def same_file(self, size: int, mtime_ns: int) -> bool:
         """The quick check (size + mtime, like rsync): True means "do not re-read it"."""
@@ -139,6 +140,7 @@ def _decode(row: sa.Row[Any]) -> FileRecord:
         catalog=m["catalog"], suffix=m["suffix"], problems=problems, detail=m["detail"],
         irods_path=m["irods_path"], urls=urls, occid=m["occid"], error=m["error"],
         attempts=m["attempts"], updated_at=m["updated_at"], last_run=m["last_run"],
+        previous_irods_path=m["previous_irods_path"],
     )  # fmt: skip
 
 

@@ -48,6 +48,9 @@ files = sa.Table(
     sa.Column("attempts", sa.Integer, nullable=False, default=0),
     sa.Column("updated_at", sa.DateTime, nullable=False),
     sa.Column("last_run", sa.Integer),
+    # Where the file's earlier content lives in iRODS (never overwritten): its Symbiota row is
+    # found by this path and updated in place when the new content is linked (migration 2).
+    sa.Column("previous_irods_path", sa.Text),
 )
 runs = sa.Table(
     "runs",
@@ -80,6 +83,13 @@ def _create_tables(conn: Connection) -> None:
     # and give this one a frozen copy of the version-1 definition.
     files.create(conn)
     runs.create(conn)
+
+
+@migration(2)
+def _add_previous_irods_path(conn: Connection) -> None:
+    columns = {c["name"] for c in sa.inspect(conn).get_columns("files")}
+    if "previous_irods_path" not in columns:  # created by version 1 before the column existed
+        conn.execute(sa.text("ALTER TABLE files ADD COLUMN previous_irods_path TEXT"))
 
 
 SCHEMA_VERSION = max(_MIGRATIONS)

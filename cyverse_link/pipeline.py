@@ -1,96 +1,58 @@
 """``sync``: discover → identify → derive → upload → publish → URL → map, resumable.
 
-The main thread scans, decides per file from the ledger what is still to do, hands remote work
-to a bounded pool of ``irods.threads`` workers (``transfer.Transfer``) and batches the results
-into the portal (``mapping.Mapper``). Every ledger write goes through one lock, so SQLite sees
-one writer at a time; a bad file is recorded and counted, never stops the run.
+The main thread walks ``plan.iter_plan`` (scan + identify + ledger merge-join, so unchanged
+files are never opened), decides per file what is still to do, hands the remote work to a
+bounded pool of ``irods.threads`` workers (``transfer.Transfer``; the iRODS store keeps one
+session per thread) and batches the results into the portal (``mapping.Mapper``). Every ledger
+write goes through one lock, so the ledger sees one writer at a time. A bad file is recorded,
+counted and reported; it never stops the run.
 """
 
 from __future__ import annotations
 
-import hashlib
-import re
 import tempfile
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any
 
+from cyverse_link import wiring
 from cyverse_link.config import Settings
 from cyverse_link.datastore.base import DataStore
 from cyverse_link.events import Event, EventHandler, EventKind, ignore
+from cyverse_link.identifiers import load_mapping_csv
+from cyverse_link.ledger import FileRecord, Ledger, RunLock, lock_path_for
 from cyverse_link.mapping import Mapped, Mapper
-from cyverse_link.models import Counts, LocalFile, MatchStatus, MediaUrls, Stage, Status
+from cyverse_link.models import Counts, MatchStatus, Stage, Status
 from cyverse_link.naming import original_path, versioned_path
+from cyverse_link.plan import Decision, PlanEvent, PlanItem, iter_plan, run_plan
 from cyverse_link.portal.base import Portal
 from cyverse_link.publish.base import UrlProvider
+from cyverse_link.report import ReportEntry, ReportWriter, RunReport
 from cyverse_link.transfer import FileFailed, Job, RetryPolicy, Transfer, derivative_paths
 
 
-class StateLedger(Protocol):
-    """What the pipeline needs from ``ledger.Ledger``."""
-
-    def get(self, rel_path: str) -> Any: ...
-
-    def advance(self, rel_path: str, stage: Stage, status: Status, **fields: Any) -> None: ...
-
-    def fail(self, rel_path: str, stage: Stage, error: str) -> None: ...
-
-
-@dataclass
-class FileEntry:
-    """One line of the run report."""
-
-    rel_path: str
-    stage: Stage
-    status: str  # done | unchanged | unmatched | ambiguous | failed
-    catalog: str | None = None
-    remote: str | None = None
-    urls: MediaUrls | None = None
-    occid: int | None = None
-    error: str | None = None
-
-
-@dataclass
-class SyncResult:
-    counts: Counts = field(default_factory=Counts)
-    entries: list[FileEntry] = field(default_factory=list)
-    server_version: str | None = None
-
-    @property
-    def exit_code(self) -> int:
-        return 1 if self.counts.failed else 0
-
-
-def last_done(rec: Any) -> Stage:
+def last_done(rec: FileRecord) -> Stage:
     """The last stage a ledger record completed."""
-    stage = Stage(rec.stage)
-    if Status(rec.status) is Status.DONE or stage is Stage.DISCOVERED:
-        return stage
-    return Stage(stage - 1)
-
-
-def file_md5(path: Path) -> str:
-    h = hashlib.md5(usedforsecurity=False)
-    with path.open("rb") as fh:
-        while chunk := fh.read(1 << 20):
-            h.update(chunk)
-    return h.hexdigest()
+    if rec.status is Status.DONE or rec.stage is Stage.DISCOVERED:
+        return rec.stage
+    return Stage(rec.stage - 1)
 
 
 class SyncRun:
-    """One execution over the drop folder; built by ``run_sync`` with concrete adapters."""
+    """One execution over the drop folder, with concrete (or test) adapters."""
 
     def __init__(
         self,
         settings: Settings,
-        ledger: StateLedger,
+        ledger: Ledger,
         store: DataStore,
         linker: Any,
         portal: Portal,
         provider: UrlProvider,
+        report: ReportWriter,
         *,
         on_event: EventHandler = ignore,
         retry_delay: float = 1.0,
@@ -98,15 +60,13 @@ class SyncRun:
         self.settings = settings
         self.ledger = ledger
         self.store = store
-        self.portal = portal
+        self.report = report
         self.emit = on_event
-        self.result = SyncResult()
+        self.counts = Counts()
         self._lock = threading.Lock()
-        self._tmp = tempfile.TemporaryDirectory(prefix="cyverse-link-")
+        self._work_dir: Path | None = None
         retry = RetryPolicy(settings.irods.retries + 1, retry_delay, on_event)
-        self.transfer = Transfer(
-            settings, store, linker, provider, self._record, retry, Path(self._tmp.name)
-        )
+        self.transfer = Transfer(settings, store, linker, provider, self._record, retry, Path())
         self.mapper = Mapper(
             portal, settings.symbiota, self._record, self._fail, on_event, self._mapped
         )
@@ -119,97 +79,85 @@ class SyncRun:
         if status is Status.DONE and stage < Stage.MAPPED:
             self.emit(Event(EventKind.STAGE_DONE, rel_path, stage))
 
-    def _fail(self, rel_path: str, stage: Stage, error: str) -> None:
+    def _fail(self, rel_path: str, stage: Stage, error: str, **fields: Any) -> None:
         with self._lock:
-            self.ledger.fail(rel_path, stage, error)
+            self.ledger.fail(rel_path, stage, error, **fields)
 
     # -- the run ------------------------------------------------------------------------------
 
-    def execute(self, files: Iterator[LocalFile], *, limit: int | None = None) -> SyncResult:
-        self.result.server_version = self.store.server_version()
-        self.emit(Event(EventKind.INFO, message=f"iRODS server {self.result.server_version}"))
+    def execute(self, items: Iterator[PlanItem], *, limit: int | None = None) -> Counts:
+        version = self.store.server_version()
+        self.emit(Event(EventKind.INFO, message=f"iRODS server version {version}"))
         threads = self.settings.irods.threads
         in_flight: set[Future[Job]] = set()
         started = 0
-        try:
+        with tempfile.TemporaryDirectory(prefix="cyverse-link-") as tmp:
+            self.transfer.work_dir = Path(tmp)
             with ThreadPoolExecutor(threads, thread_name_prefix="cyverse-link") as pool:
                 try:
-                    for lf in files:
+                    for item in items:
                         if limit is not None and started >= limit:
                             break
-                        job = self._classify(lf)
+                        job = self._classify(item)
                         if job is None:
                             continue
                         started += 1
                         if job.resume_at >= Stage.REGISTERED:
-                            self.mapper.add(job)
+                            self.mapper.add(job)  # only the portal step is left
                             continue
                         in_flight.add(pool.submit(self.transfer.process, job))
                         if len(in_flight) >= 2 * threads:  # bounded: memory stays flat
-                            in_flight = self._collect(in_flight, FIRST_COMPLETED)
+                            in_flight = self._collect(in_flight)
                     while in_flight:
-                        in_flight = self._collect(in_flight, FIRST_COMPLETED)
+                        in_flight = self._collect(in_flight)
                 except BaseException:
                     for fut in in_flight:
                         fut.cancel()
                     raise
-            self.mapper.flush()
-        finally:
-            self._tmp.cleanup()
+        self.mapper.flush()
         self.emit(Event(EventKind.FINISHED))
-        return self.result
+        return self.counts
 
-    def _collect(self, futures: set[Future[Job]], how: str) -> set[Future[Job]]:
-        done, rest = wait(futures, return_when=how)
+    def _collect(self, futures: set[Future[Job]]) -> set[Future[Job]]:
+        done, rest = wait(futures, return_when=FIRST_COMPLETED)
         for fut in done:
             try:
                 job = fut.result()
             except FileFailed as exc:
-                self._failed_file(exc.job, exc.stage, exc.message)
+                self._failed_job(exc.job, exc.stage, exc.message)
                 continue
-            c = self.result.counts
-            c.uploaded += job.uploaded
-            c.published += job.published
-            c.registered += 1
+            self.counts.uploaded += job.uploaded
+            self.counts.published += job.published
+            self.counts.registered += 1
             self.mapper.add(job)
         return rest
 
-    def _classify(self, lf: LocalFile) -> Job | None:
-        """Decide from the ledger what is left to do for one file (main thread)."""
-        c = self.result.counts
+    def _classify(self, item: PlanItem) -> Job | None:
+        """What is left to do for one file (main thread); None when nothing is."""
+        lf, rec, ident = item.local, item.record, item.identifier
+        c = self.counts
         c.discovered += 1
         self.emit(Event(EventKind.DISCOVERED, lf.rel_path))
-        rec = self.ledger.get(lf.rel_path)
-        same_stat = rec is not None and (rec.size, rec.mtime_ns) == (lf.size, lf.mtime_ns)
-        unchanged = same_stat and (lf.md5 is None or lf.md5 == rec.md5)
-        if unchanged and last_done(rec) is Stage.MAPPED:
+        if item.decision is Decision.UNCHANGED:
+            assert rec is not None
             c.unchanged += 1
             self.emit(Event(EventKind.UNCHANGED, lf.rel_path))
-            self.result.entries.append(
-                FileEntry(
-                    lf.rel_path, Stage.MAPPED, "unchanged", rec.catalog, rec.irods_path,
-                    rec.urls, rec.occid,
+            self.report.add(
+                ReportEntry(
+                    lf.rel_path, Stage.MAPPED, Status.DONE, "unchanged", rec.catalog,
+                    rec.suffix, rec.irods_path, rec.urls, rec.occid, "matched",
                 )
             )  # fmt: skip
             return None
-        if lf.fatal:
-            why = lf.detail or ", ".join(p.value for p in lf.problems)
-            self._failed_file(None, Stage.DISCOVERED, why, rel_path=lf.rel_path)
+        if item.decision in (Decision.BAD, Decision.UNIDENTIFIED) or ident is None:
+            self._bad_file(item)
             return None
+        assert lf.md5 is not None  # the scan hashed it, or the ledger knew it
         local = self.settings.source.path / lf.rel_path
-        md5 = lf.md5 or (rec.md5 if unchanged and rec.md5 else file_md5(local))
-        ident = self._identify(lf.rel_path)
-        if ident is None:
-            why = (
-                "no catalog number in the file name (identifiers.pattern "
-                f"{self.settings.identifiers.pattern!r} does not match); rename the file"
-            )
-            self._failed_file(None, Stage.IDENTIFIED, why, rel_path=lf.rel_path)
-            return None
-        catalog, suffix = ident
         base = original_path(self.settings.irods.collection, lf.rel_path)
-        job = Job(lf.rel_path, local, lf.size, lf.mtime_ns, md5, catalog, suffix, base)
-        if rec is not None and rec.md5 == md5 and rec.irods_path:
+        job = Job(lf.rel_path, local, lf.size, lf.mtime_ns, lf.md5, ident.catalog, ident.suffix,
+                  base, action=item.decision.value)  # fmt: skip
+        if rec is not None and rec.md5 == lf.md5 and rec.irods_path:
             done = last_done(rec)
             return replace(
                 job,
@@ -218,7 +166,7 @@ class SyncRun:
                 previous_remote=rec.previous_irods_path,
                 overwrite_ok=done < Stage.UPLOADED,
                 mime=rec.mime,
-                derivatives=derivative_paths(self.settings, rec.irods_path, md5, rec.mime),
+                derivatives=derivative_paths(self.settings, rec.irods_path, lf.md5, rec.mime),
                 urls=rec.urls if done >= Stage.REGISTERED else None,
             )
         previous: str | None = None
@@ -227,61 +175,159 @@ class SyncRun:
         elif rec is not None:
             previous = rec.previous_irods_path
         if previous:
-            job = replace(job, remote=versioned_path(base, md5), previous_remote=previous)
+            job = replace(job, remote=versioned_path(base, lf.md5), previous_remote=previous)
         self._record(
             lf.rel_path,
             Stage.IDENTIFIED,
             Status.DONE,
-            md5=md5,
+            md5=lf.md5,
             size=lf.size,
             mtime_ns=lf.mtime_ns,
-            catalog=catalog,
-            suffix=suffix,
+            mime=lf.mime,
+            problems=lf.problems,
+            detail=lf.detail,
+            catalog=ident.catalog,
+            suffix=ident.suffix,
             irods_path=None,
+            urls=None,
+            occid=None,
             previous_irods_path=previous,
         )
         return job
 
-    def _identify(self, rel_path: str) -> tuple[str, str | None] | None:
-        # Interim until identifiers.parse_identifier lands on main.
-        stem = rel_path.rsplit("/", 1)[-1].rsplit(".", 1)[0]
-        m = re.search(self.settings.identifiers.pattern, stem)
-        if not m or not m.group("catalog"):
-            return None
-        return m.group("catalog"), m.groupdict().get("suffix")
+    def _bad_file(self, item: PlanItem) -> None:
+        lf, rec = item.local, item.record
+        stage = Stage.DISCOVERED if item.decision is Decision.BAD else Stage.IDENTIFIED
+        why = item.reason or "unusable file"
+        if item.decision is Decision.UNIDENTIFIED:
+            why = (
+                f"no catalog number in the file name (identifiers.pattern "
+                f"{self.settings.identifiers.pattern!r} does not match); rename the file or "
+                "add it to identifiers.mapping_csv"
+            )
+        # Record it once (so the next scan need not re-read it); not again every night.
+        same = rec is not None and rec.status is Status.FAILED and rec.md5 == lf.md5
+        if not (same and rec is not None and rec.error == why):
+            self._fail(
+                lf.rel_path, stage, why, size=lf.size, mtime_ns=lf.mtime_ns, md5=lf.md5,
+                mime=lf.mime, problems=lf.problems, detail=lf.detail,
+            )  # fmt: skip
+        self.counts.failed += 1
+        self.emit(Event(EventKind.FAILED, lf.rel_path, stage, message=why))
+        self.report.add(
+            ReportEntry(
+                lf.rel_path, stage, Status.FAILED, item.decision.value,
+                problems=lf.problems, detail=lf.detail, error=why,
+            )
+        )  # fmt: skip
 
-    def _failed_file(
-        self, job: Job | None, stage: Stage, why: str, *, rel_path: str | None = None
-    ) -> None:
-        rel = rel_path or (job.rel_path if job else "?")
-        self._fail(rel, stage, why)
-        self.result.counts.failed += 1
-        self.emit(Event(EventKind.FAILED, rel, stage, message=why))
-        self.result.entries.append(
-            FileEntry(
-                rel, stage, "failed", job.catalog if job else None,
-                job.remote if job else None, error=why,
+    def _failed_job(self, job: Job, stage: Stage, why: str) -> None:
+        self._fail(job.rel_path, stage, why)
+        self.counts.failed += 1
+        self.emit(Event(EventKind.FAILED, job.rel_path, stage, message=why))
+        self.report.add(
+            ReportEntry(
+                job.rel_path, stage, Status.FAILED, job.action, job.catalog, job.suffix,
+                job.remote, job.urls, error=why,
             )
         )  # fmt: skip
 
     def _mapped(self, m: Mapped) -> None:
-        c = self.result.counts
-        job = m.job
+        c, job = self.counts, m.job
         if m.occid is not None:
             c.mapped += 1
-            status = "done"
-        elif m.status is MatchStatus.AMBIGUOUS:
-            c.ambiguous += 1
-            status = "ambiguous"
-        elif m.status is MatchStatus.UNMATCHED:
-            c.unmatched += 1
-            status = "unmatched"
-        else:
+            stage, status = Stage.MAPPED, Status.DONE
+        elif m.status is None:
             c.failed += 1
-            status = "failed"
-        stage = Stage.MAPPED if m.occid is not None else Stage.REGISTERED
-        self.result.entries.append(
-            FileEntry(
-                job.rel_path, stage, status, job.catalog, job.remote, job.urls, m.occid, m.error
+            stage, status = Stage.MAPPED, Status.FAILED
+        else:
+            if m.status is MatchStatus.AMBIGUOUS:
+                c.ambiguous += 1
+            else:
+                c.unmatched += 1
+            stage, status = Stage.MAPPED, Status.SKIPPED
+        self.report.add(
+            ReportEntry(
+                job.rel_path, stage, status, job.action, job.catalog, job.suffix, job.remote,
+                job.urls, m.occid, m.status.value if m.status else None, error=m.error,
             )
-        )
+        )  # fmt: skip
+
+
+def lock_path(settings: Settings) -> Path:
+    """One run per config: ``<config>.lock`` beside it (or in the report folder)."""
+    if settings.config_path is not None:
+        return lock_path_for(settings.config_path.resolve())
+    settings.state.report_dir.mkdir(parents=True, exist_ok=True)
+    return settings.state.report_dir / "cyverse-link.lock"
+
+
+def run_sync(
+    settings: Settings,
+    *,
+    dry_run: bool = False,
+    limit: int | None = None,
+    on_event: EventHandler | None = None,
+    store: DataStore | None = None,
+    portal: Portal | None = None,
+    provider: UrlProvider | None = None,
+    retry_delay: float = 1.0,
+) -> RunReport:
+    """The whole pipeline over ``source.path``; returns the run report (its ``path`` is the
+    JSON file). ``dry_run`` is ``plan``: reads only, writes nothing but the report. Adapters
+    not given are built from ``settings`` (passwords resolved then). Raises ``LockHeld`` when
+    another run holds the lock, ``ConfigError``, ``ServiceUnavailable``; per-file problems are
+    counted and reported instead."""
+    emit = on_event or ignore
+    owned: list[Any] = []
+    try:
+        if dry_run:
+            if portal is None:
+                portal = wiring.build_portal(settings)
+                owned.append(portal)
+            return run_plan(settings, on_event=_plan_events(emit), matcher=portal.match)
+        with RunLock(lock_path(settings)):
+            ledger = Ledger(settings.state.db_url)
+            owned.append(ledger)
+            if store is None:
+                store = wiring.build_store(settings)
+                owned.append(store)
+            if portal is None:
+                portal = wiring.build_portal(settings)
+                owned.append(portal)
+            if provider is None:
+                provider = wiring.build_provider(settings)
+                owned.append(provider)
+            mapping_csv = settings.identifiers.mapping_csv
+            mapping = load_mapping_csv(mapping_csv) if mapping_csv else None
+            run_id = ledger.start_run("sync")
+            with ReportWriter(settings.state.report_dir, "sync", dry_run=False) as writer:
+                run = SyncRun(
+                    settings, ledger, store, store, portal, provider, writer,
+                    on_event=emit, retry_delay=retry_delay,
+                )  # fmt: skip
+
+                def skipped(rel: str, why: str) -> None:
+                    run.counts.extra["skipped"] = run.counts.extra.get("skipped", 0) + 1
+                    emit(Event(EventKind.INFO, rel, message=f"skipped: {why}"))
+
+                items = iter_plan(settings, ledger, mapping=mapping, on_skip=skipped)
+                counts = run.execute(items, limit=limit)
+                report = writer.finish(counts)
+            ledger.finish_run(run_id, counts, report.path)
+            return report
+    finally:
+        for adapter in reversed(owned):
+            close = getattr(adapter, "close", None)
+            if close is not None:
+                close()
+
+
+def _plan_events(emit: EventHandler) -> Callable[[PlanEvent], None]:
+    def forward(event: PlanEvent) -> None:
+        if event.kind == "file":
+            emit(Event(EventKind.DISCOVERED, event.rel_path, message=event.detail))
+        else:
+            emit(Event(EventKind.INFO, event.rel_path, message=f"skipped: {event.detail}"))
+
+    return forward

@@ -46,6 +46,7 @@ class Job:
     mime: str | None = None
     derivatives: Mapping[Rendition, str] = field(default_factory=dict)  # rendition → iRODS path
     urls: MediaUrls | None = None
+    action: str | None = None  # the plan's decision: new, changed, resume
     overwrite_ok: bool = False  # ``remote`` may hold our own unverified partial write
     uploaded: bool = False  # bytes were sent in this run (for the counts)
     published: bool = False

@@ -222,7 +222,8 @@ def write_batch(
         dry_run,
         result,
     )
-    existing = _existing_rows(conn, ctx, [j.sid for j in jobs])
+    previous = [p for j in jobs if (p := j.link.previous_source_identifier) and p != j.sid]
+    existing = _existing_rows(conn, ctx, [j.sid for j in jobs] + previous)
     inserts: list[dict[str, object]] = []
     updates: list[dict[str, object]] = []
     for job in jobs:
@@ -239,6 +240,11 @@ def write_batch(
             occid, tid = skeletal.get(job.link.catalog), None
         values = dict(job.values, occid=occid, tid=tid)
         row = existing.get(job.sid)
+        moved = False  # changed content: the row of the old iRODS path is updated in place
+        prev = job.link.previous_source_identifier
+        if row is None and prev and prev != job.sid:
+            row = existing.get(prev)
+            moved = row is not None
         if row is None:
             if m.has("recordID"):
                 values["recordID"] = str(uuid.uuid4())
@@ -246,9 +252,10 @@ def write_batch(
             result.inserted += 1
         else:
             new = {k: values[k] for k in UPDATE_COLUMNS if k in values}
-            if all(getattr(row, k) == v for k, v in new.items()):
+            if not moved and all(getattr(row, k) == v for k, v in new.items()):
                 result.unchanged += 1
             else:
+                new["sourceIdentifier"] = job.sid
                 updates.append({"_id": row._id, **{f"v_{k}": v for k, v in new.items()}})
                 result.updated += 1
         result.written[job.sid] = occid or 0
@@ -257,7 +264,7 @@ def write_batch(
     if inserts:
         conn.execute(m.table.insert(), inserts)
     if updates:
-        names = [k for k in UPDATE_COLUMNS if f"v_{k}" in updates[0]]
+        names = [k for k in (*UPDATE_COLUMNS, "sourceIdentifier") if f"v_{k}" in updates[0]]
         stmt = (
             sa.update(m.table)
             .where(m.col(ctx.schema.media_id) == sa.bindparam("_id"))

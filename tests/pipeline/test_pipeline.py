@@ -1,42 +1,51 @@
-"""The pipeline's logic with in-process fakes: stages, resume, changes, batching, isolation."""
+"""The pipeline's logic over the real ledger, scan and dav-anon URLs, with an in-memory data
+store and portal: stages, resume after a kill, changed content, batching, error isolation."""
 
 from __future__ import annotations
 
 import io
+import os
 from pathlib import Path
+from typing import Any
 
 import pytest
 from PIL import Image
 
 from cyverse_link.config import Settings, parse_settings
+from cyverse_link.errors import LockHeld
+from cyverse_link.events import Event, EventKind
+from cyverse_link.ledger import Ledger, RunLock
 from cyverse_link.models import Stage, Status
-from cyverse_link.pipeline import SyncResult, SyncRun
+from cyverse_link.pipeline import lock_path, run_sync
+from cyverse_link.publish.davanon import DavAnonProvider
+from cyverse_link.report import RunReport, load_report
 
-from .fakes import FakeLedger, FakePortal, FakeProvider, FakeStore, local_files, touch_later
+from .fakes import FakePortal, Killed, KillingStore
 
 COLL = "/iplant/home/shared/proj/ASU"
+DAV = "https://data.example.org/dav-anon"
 
 
-def settings(tmp_path: Path, **over: object) -> Settings:
-    data: dict[str, object] = {
+def make_settings(tmp_path: Path, **over: object) -> Settings:
+    data: dict[str, Any] = {
         "collection": {"collid": 7, "code": "ASU"},
-        "source": {"path": str(tmp_path / "in")},
+        "source": {"path": "in"},
         "identifiers": {"pattern": r"(?P<catalog>ASU\d{7})(?:[_-](?P<suffix>\w+))?"},
         "irods": {"user": "me", "collection": COLL, "threads": 3, "retries": 2},
+        "urls": {"davanon_base": DAV},
         "symbiota": {"mode": "csv", "batch_size": 2},
         "derivatives": {"web_width": 300, "thumbnail_width": 40, "large_width": 500},
+        "state": {"db_url": "sqlite:///state.sqlite", "report_dir": "reports"},
     }
     for key, value in over.items():
         section, name = key.split("__")
-        data.setdefault(section, {})[name] = value  # type: ignore[index]
+        data.setdefault(section, {})[name] = value
     return parse_settings(data, base_dir=tmp_path)
 
 
-def jpeg(
-    color: tuple[int, int, int], size: tuple[int, int] = (600, 400), fmt: str = "JPEG"
-) -> bytes:
+def image(color: tuple[int, int, int], fmt: str = "JPEG") -> bytes:
     buf = io.BytesIO()
-    Image.new("RGB", size, color).save(buf, fmt)
+    Image.new("RGB", (600, 400), color).save(buf, fmt)
     return buf.getvalue()
 
 
@@ -44,172 +53,220 @@ def jpeg(
 def drop(tmp_path: Path) -> Path:
     d = tmp_path / "in"
     (d / "box1").mkdir(parents=True)
-    (d / "ASU0000001.jpg").write_bytes(jpeg((200, 0, 0)))
-    (d / "ASU0000001_2.jpg").write_bytes(jpeg((0, 200, 0)))
-    (d / "box1" / "ASU0000002.tif").write_bytes(jpeg((0, 0, 200), fmt="TIFF"))
-    (d / "ASU0000003.jpg").write_bytes(jpeg((9, 9, 9)))  # no such specimen
-    (d / "ASU0000006.jpg").write_bytes(jpeg((1, 2, 3)))  # two specimens share the number
+    (d / "ASU0000001.jpg").write_bytes(image((200, 0, 0)))
+    (d / "ASU0000001_2.jpg").write_bytes(image((0, 200, 0)))
+    (d / "box1" / "ASU0000002.tif").write_bytes(image((0, 0, 200), "TIFF"))
+    (d / "ASU0000003.jpg").write_bytes(image((9, 9, 9)))  # no such specimen
+    (d / "ASU0000006.jpg").write_bytes(image((1, 2, 3)))  # two specimens share the number
     (d / "ASU0000004.jpg").write_bytes(b"")  # empty
-    (d / "ASU0000005.jpg").write_bytes(b"\xff\xd8\xff\xe0 broken")  # corrupt
-    (d / "label-scan.jpg").write_bytes(jpeg((5, 5, 5)))  # no catalog number
+    (d / "ASU0000005.jpg").write_bytes(image((4, 4, 4))[:300])  # corrupt: cut short
+    (d / "label-scan.jpg").write_bytes(image((5, 5, 5)))  # no catalog number
     return d
 
 
 class World:
     def __init__(self, s: Settings) -> None:
         self.settings = s
-        self.ledger = FakeLedger()
-        self.store = FakeStore()
+        self.store = KillingStore(retries=0)
         self.portal = FakePortal(
             specimens={"ASU0000001": [101], "ASU0000002": [102], "ASU0000006": [106, 107]}
         )
-        self.provider = FakeProvider()
-        self.events: list[object] = []
+        self.provider = DavAnonProvider(DAV)
+        self.events: list[Event] = []
 
-    def run(self, limit: int | None = None) -> SyncResult:
-        run = SyncRun(
-            self.settings, self.ledger, self.store, self.store, self.portal, self.provider,
-            on_event=self.events.append, retry_delay=0,
+    def run(self, limit: int | None = None) -> RunReport:
+        return run_sync(
+            self.settings, limit=limit, on_event=self.events.append, store=self.store,
+            portal=self.portal, provider=self.provider, retry_delay=0,
         )  # fmt: skip
-        return run.execute(local_files(self.settings.source.path, self.ledger), limit=limit)
+
+    def ledger(self) -> dict[str, Any]:
+        with Ledger(self.settings.state.db_url) as led:
+            return {r.rel_path: r for r in led.iter_records()}
+
+    def objects(self) -> dict[str, str | None]:
+        return {o.path: o.checksum for o in self.store.list(COLL)}
+
+    def puts(self) -> int:
+        return self.store.calls["put"]
 
 
 def test_first_run_links_good_images_and_reports_bad_ones(tmp_path: Path, drop: Path) -> None:
-    w = World(settings(tmp_path))
+    w = World(make_settings(tmp_path))
     r = w.run()
     c = r.counts
     assert (c.discovered, c.uploaded, c.published, c.registered) == (8, 5, 5, 5)
     assert (c.mapped, c.unmatched, c.ambiguous, c.failed) == (3, 1, 1, 3)
     assert r.exit_code == 1
-    failed = {e.rel_path: e for e in r.entries if e.status == "failed"}
-    assert "empty" in (failed["ASU0000004.jpg"].error or "")
-    assert failed["ASU0000005.jpg"].stage is Stage.DERIVED
-    assert "cannot read the image" in (failed["ASU0000005.jpg"].error or "")
-    assert "no catalog number" in (failed["label-scan.jpg"].error or "")
-    # originals, derivatives (tif has a large one), AVUs, public tree
+    report = load_report(r.path)  # type: ignore[arg-type]
+    entries = {e["rel_path"]: e for e in report["entries"]}
+    assert len(entries) == 8 and report["counts"]["mapped"] == 3
+    assert entries["ASU0000004.jpg"]["status"] == "failed" and "empty" in entries[
+        "ASU0000004.jpg"]["error"]  # fmt: skip
+    assert "no catalog number" in entries["label-scan.jpg"]["error"]
+    assert entries["ASU0000003.jpg"]["match"] == "unmatched"
+    assert entries["ASU0000001_2.jpg"]["occid"] == 101
+    assert entries["ASU0000001_2.jpg"]["urls"]["url"].startswith(f"{DAV}/iplant/projects/proj/")
+    # originals and derivatives (the TIFF also has a large one), verified checksums, AVUs
     orig = f"{COLL}/box1/ASU0000002.tif"
-    assert orig in w.store.objects
-    derivs = [p for p in w.store.objects if "/box1/_derivatives/ASU0000002." in p]
-    assert sorted(p.rsplit(".", 2)[-2] for p in derivs) == ["large", "thumb", "web"]
-    md5 = w.ledger.rows["box1/ASU0000002.tif"].md5
-    assert w.store.avus[orig] == {"catalog_number": "ASU0000002", "collid": "7", "source_md5": md5}
-    assert w.store.avus[f"{COLL}/ASU0000001_2.jpg"]["suffix"] == "2"
-    assert w.store.public == {COLL}  # one tree call, no per-object ACLs
-    # portal: batched matching, rows with sort order and source identifiers
+    objects = w.objects()
+    assert orig in objects and all(objects.values())
+    derivs = sorted(p.rsplit(".", 2)[-2] for p in objects if "/box1/_derivatives/" in p)
+    assert derivs == ["large", "thumb", "web"]
+    md5 = w.ledger()["box1/ASU0000002.tif"].md5
+    assert objects[orig] == md5
+    assert w.store.get_metadata(orig) == {
+        "catalog_number": "ASU0000002", "collid": "7", "source_md5": md5
+    }  # fmt: skip
+    assert w.store.get_metadata(f"{COLL}/ASU0000001_2.jpg")["suffix"] == "2"
+    # public through the folder's inheritance: one call, no per-object ACLs
+    assert w.store.calls["make_tree_public"] == 1 and w.store.calls["make_public"] == 0
+    assert all(w.store.is_public(p) for p in objects)
+    # portal: batched matching and linking, sort order, archive URL for the TIFF
     assert all(len(batch) <= 2 for batch in w.portal.match_calls)
-    rows = {sid: (occ, link) for sid, (occ, link) in w.portal.rows.items()}
-    occ, link = rows[f"irods:{COLL}/ASU0000001_2.jpg"]
-    assert occ == 101 and link.sort_occurrence == 2 and link.urls.url.endswith(".web.jpg")
-    tif = rows[f"irods:{orig}"][1]
+    occ, lk = w.portal.rows[f"irods:{COLL}/ASU0000001_2.jpg"]
+    assert occ == 101 and lk.sort_occurrence == 2 and lk.urls.url.endswith(".web.jpg")
+    tif = w.portal.rows[f"irods:{orig}"][1]
     assert tif.urls.archive_url and tif.urls.archive_url.endswith("ASU0000002.tif")
-    # ledger: unmatched says why and stays retryable
-    rec = w.ledger.rows["ASU0000003.jpg"]
-    assert (rec.stage, rec.status) == (Stage.MAPPED, Status.SKIPPED)
-    assert rec.error.startswith("unmatched")
-    assert w.ledger.rows["ASU0000006.jpg"].error.startswith("ambiguous")
+    # ledger: unmatched/ambiguous say why and stay retryable; bad files failed with reasons
+    led = w.ledger()
+    assert (led["ASU0000003.jpg"].stage, led["ASU0000003.jpg"].status) == (
+        Stage.MAPPED, Status.SKIPPED)  # fmt: skip
+    assert led["ASU0000003.jpg"].error.startswith("unmatched")
+    assert led["ASU0000006.jpg"].error.startswith("ambiguous")
+    assert led["ASU0000005.jpg"].status is Status.FAILED
+    assert (led["ASU0000001.jpg"].stage, led["ASU0000001.jpg"].status) == (
+        Stage.MAPPED, Status.DONE)  # fmt: skip
 
 
 def test_second_run_over_unchanged_folder_does_nothing(tmp_path: Path, drop: Path) -> None:
-    w = World(settings(tmp_path))
+    w = World(make_settings(tmp_path))
     w.run()
-    puts, writes, provider_calls = (
-        sum(w.store.puts.values()),
-        w.portal.write_calls,
-        w.provider.calls,
-    )
+    puts, writes, before = w.puts(), w.portal.write_calls, dict(w.portal.rows)
     r = w.run()
     assert r.counts.unchanged == 3 and r.counts.uploaded == 0 and r.counts.mapped == 0
-    assert sum(w.store.puts.values()) == puts
-    assert w.portal.write_calls == writes  # unmatched ones are looked up again, never written
-    assert w.provider.calls == provider_calls
+    assert r.counts.failed == 3  # the bad files are still there, still reported
+    assert w.puts() == puts and w.store.calls["checksum"] == w.store.calls["checksum"]
+    assert w.portal.write_calls == writes and w.portal.rows == before
+    assert r.path != None and r.exit_code == 1  # noqa: E711
 
 
 def test_unmatched_image_is_linked_once_the_record_appears(tmp_path: Path, drop: Path) -> None:
-    w = World(settings(tmp_path))
+    w = World(make_settings(tmp_path))
     w.run()
     w.portal.specimens["ASU0000003"] = [103]
-    puts = sum(w.store.puts.values())
+    puts = w.puts()
     r = w.run()
     assert r.counts.mapped == 1 and r.counts.uploaded == 0
-    assert sum(w.store.puts.values()) == puts
+    assert w.puts() == puts
     assert w.portal.rows[f"irods:{COLL}/ASU0000003.jpg"][0] == 103
 
 
 def test_create_skeletal_writes_unmatched(tmp_path: Path, drop: Path) -> None:
-    w = World(settings(tmp_path, symbiota__create_skeletal=True))
+    w = World(make_settings(tmp_path, symbiota__create_skeletal=True))
     w.portal.skeletal = True
     r = w.run()
     assert r.counts.mapped == 4 and r.counts.unmatched == 0 and r.counts.ambiguous == 1
 
 
+def touch_later(path: Path) -> None:
+    st = path.stat()
+    os.utime(path, ns=(st.st_atime_ns, st.st_mtime_ns + 10**9))
+
+
 def test_changed_image_gets_new_path_and_updates_its_row(tmp_path: Path, drop: Path) -> None:
-    w = World(settings(tmp_path))
+    w = World(make_settings(tmp_path))
     w.run()
     old = f"{COLL}/ASU0000001.jpg"
-    old_bytes = w.store.objects[old]
+    old_bytes = w.store.read(old)
     f = drop / "ASU0000001.jpg"
-    f.write_bytes(jpeg((10, 20, 250)))
+    f.write_bytes(image((10, 20, 250)))
     touch_later(f)
     r = w.run()
     assert r.counts.uploaded == 1 and r.counts.mapped == 1
-    assert w.store.objects[old] == old_bytes  # never overwritten
-    new = w.ledger.rows["ASU0000001.jpg"].irods_path
+    assert w.store.read(old) == old_bytes  # never overwritten
+    new = w.ledger()["ASU0000001.jpg"].irods_path
     assert new != old and new.startswith(f"{COLL}/ASU0000001.v")
     assert f"irods:{old}" not in w.portal.rows  # row moved, not duplicated
-    occ, link = w.portal.rows[f"irods:{new}"]
-    assert occ == 101 and link.previous_source_identifier == f"irods:{old}"
-    assert link.urls.url != w.portal.rows[f"irods:{COLL}/ASU0000001_2.jpg"][1].urls.url
-    # a third change versions again, still keeping the original name's bytes
-    f.write_bytes(jpeg((250, 250, 0)))
+    occ, lk = w.portal.rows[f"irods:{new}"]
+    assert occ == 101 and lk.previous_source_identifier == f"irods:{old}"
+    md5_8 = w.ledger()["ASU0000001.jpg"].md5[:8]
+    assert f".{md5_8}.web.jpg" in lk.urls.url  # new content, new derivative URLs
+    # a third change versions again; the original name keeps its first bytes
+    f.write_bytes(image((250, 250, 0)))
     touch_later(f)
     w.run()
-    newer = w.ledger.rows["ASU0000001.jpg"].irods_path
-    assert newer not in (old, new) and w.store.objects[old] == old_bytes
-    assert [sid for sid in w.portal.rows if "ASU0000001." in sid or "ASU0000001.v" in sid] == [
-        f"irods:{newer}"
-    ]
+    newer = w.ledger()["ASU0000001.jpg"].irods_path
+    assert newer not in (old, new) and w.store.read(old) == old_bytes
+    rows = [sid for sid in w.portal.rows if sid.startswith(f"irods:{COLL}/ASU0000001.")]
+    assert rows == [f"irods:{newer}"]
 
 
 def test_transient_upload_failures_are_retried(tmp_path: Path, drop: Path) -> None:
-    w = World(settings(tmp_path))
-    w.store.fail_puts["ASU0000001.jpg"] = 2  # retries: 2 → 3 attempts
+    w = World(make_settings(tmp_path))
+    w.store.faults.drop_during_write(2)  # retries: 2 → 3 attempts per object
     r = w.run()
-    assert r.counts.mapped == 3
-    assert any("retry" in str(e) for e in w.events)
+    assert r.counts.mapped == 3 and r.counts.failed == 3
+    assert any(e.kind is EventKind.RETRY for e in w.events)
+    assert all(w.objects().values())  # partial objects were re-sent and verified
 
 
-def test_persistent_upload_failure_is_isolated(tmp_path: Path, drop: Path) -> None:
-    w = World(settings(tmp_path))
-    w.store.fail_puts["ASU0000001.jpg"] = 99
+def test_persistent_failure_is_isolated_and_resumes_later(tmp_path: Path, drop: Path) -> None:
+    w = World(make_settings(tmp_path))
+    w.store.faults.deny(f"{COLL}/ASU0000001.jpg")
     r = w.run()
     assert r.counts.mapped == 2 and r.counts.failed == 4
-    rec = w.ledger.rows["ASU0000001.jpg"]
-    assert (rec.stage, rec.status) == (Stage.UPLOADED, Status.FAILED)
-    w.store.fail_puts.clear()
+    rec = w.ledger()["ASU0000001.jpg"]
+    assert (rec.stage, rec.status) == (Stage.UPLOADED, Status.FAILED) and rec.error
+    w.store.faults.denied.clear()
     r2 = w.run()
-    assert r2.counts.mapped == 1 and r2.counts.uploaded == 1
+    assert r2.counts.mapped == 1 and r2.counts.uploaded == 1 and r2.counts.unchanged == 2
 
 
 def test_limit_counts_files_with_work(tmp_path: Path, drop: Path) -> None:
-    w = World(settings(tmp_path))
+    w = World(make_settings(tmp_path))
     r = w.run(limit=2)
-    assert r.counts.discovered == 2
+    assert r.counts.registered == 2
 
 
-@pytest.mark.parametrize("kill_after", [0, 1, 3, 6, 9])
-def test_killed_run_resumes_to_the_same_state(tmp_path: Path, drop: Path, kill_after: int) -> None:
-    ref = World(settings(tmp_path))
+def test_dry_run_writes_nothing(tmp_path: Path, drop: Path) -> None:
+    w = World(make_settings(tmp_path))
+    r = run_sync(w.settings, dry_run=True, portal=w.portal)
+    assert r.dry_run and r.counts.discovered == 8 and r.counts.unmatched == 1
+    assert not (tmp_path / "state.sqlite").exists() and not w.objects()
+    assert w.portal.write_calls == 0
+
+
+def test_second_run_while_one_holds_the_lock(tmp_path: Path, drop: Path) -> None:
+    w = World(make_settings(tmp_path))
+    with RunLock(lock_path(w.settings)), pytest.raises(LockHeld):
+        w.run()
+
+
+@pytest.mark.parametrize("kill_after", [0, 1, 4, 9, 14])
+def test_killed_run_resumes_to_the_same_state(tmp_path: Path, kill_after: int) -> None:
+    def world(name: str) -> World:
+        base = tmp_path / name
+        base.mkdir()
+        src = base / "in"
+        src.mkdir()
+        for i, c in enumerate([(200, 0, 0), (0, 200, 0), (0, 0, 200), (9, 9, 9)]):
+            (src / f"ASU000000{i + 1}.jpg").write_bytes(image(c))
+        (src / "ASU0000002_b.png").write_bytes(image((5, 6, 7), "PNG"))
+        return World(make_settings(base))
+
+    ref = world("ref")
     ref.run()
-    w = World(settings(tmp_path))
+    w = world("killed")
     w.store.kill_after_puts = kill_after
-    with pytest.raises(KeyboardInterrupt):
+    with pytest.raises(Killed):
         w.run()
     w.store.kill_after_puts = None
-    r = w.run()
-    assert r.counts.failed == 3
-    assert set(w.store.objects) == set(ref.store.objects)
+    w.run()
+    assert set(w.objects()) == set(ref.objects())
+    assert all(w.objects().values())
     assert set(w.portal.rows) == set(ref.portal.rows)
-    assert {k: (v.stage, v.status) for k, v in w.ledger.rows.items()} == {
-        k: (v.stage, v.status) for k, v in ref.ledger.rows.items()
-    }
-    assert w.run().counts.unchanged == 3
+    state = {k: (v.stage, v.status) for k, v in w.ledger().items()}
+    assert state == {k: (v.stage, v.status) for k, v in ref.ledger().items()}
+    again = w.run().counts
+    assert (again.unchanged, again.unmatched, again.uploaded) == (3, 2, 0)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from dataclasses import replace
 
 import sqlalchemy as sa
 from symbiota_helpers import OTHER_COLLID, Portal, link
@@ -224,3 +225,31 @@ def test_many_batches(portal: Portal) -> None:
     result = db.write(mapped(db, links))
     assert (result.inserted, len(result.errors)) == (25, 0)
     assert len(portal.rows()) == 25
+
+
+def test_changed_content_updates_the_row_of_the_previous_path(portal: Portal) -> None:
+    """New bytes under a new iRODS path: the old path's row is moved, never duplicated."""
+    db = portal.db()
+    old = link("ASU1234", "ASU1234.jpg")
+    db.write(mapped(db, [old]))
+    before = portal.rows()
+    new = replace(
+        link("ASU1234", "ASU1234.vabcdef12.jpg", url="https://new/web.jpg"),
+        md5="f" * 32,
+        previous_source_identifier=old.source_identifier,
+    )
+    result = db.write(mapped(db, [new]))
+    assert (result.inserted, result.updated) == (0, 1)
+    after = portal.rows()
+    assert len(after) == 1
+    row = after[0]
+    assert row[portal.media_id] == before[0][portal.media_id]
+    assert row["recordID"] == before[0]["recordID"]
+    assert row["sourceIdentifier"] == new.source_identifier
+    assert (row["url"], row["hashValue"]) == ("https://new/web.jpg", "f" * 32)
+    # writing it again is a no-op; the previous identifier no longer matters
+    again = db.write(mapped(db, [new]))
+    assert (again.inserted, again.updated, again.unchanged) == (0, 0, 1)
+    # no earlier row (e.g. it was never linked): a plain insert
+    fresh = replace(link("5678", "X5678.v1.jpg"), previous_source_identifier="irods:/nope")
+    assert db.write(mapped(db, [fresh])).inserted == 1

@@ -61,15 +61,16 @@ def test_registered_migrations_run_once_in_order(url: str, monkeypatch: pytest.M
     Ledger(url).close()
     ran: list[int] = []
     migrations = dict(ledger_mod._MIGRATIONS)
-    migrations[2] = lambda conn: (
-        ran.append(2),
+    nxt = ledger_mod.SCHEMA_VERSION + 1
+    migrations[nxt] = lambda conn: (
+        ran.append(nxt),
         conn.execute(sa.text("ALTER TABLE files ADD COLUMN note TEXT")),
     )
     monkeypatch.setattr(ledger_mod, "_MIGRATIONS", migrations)
-    monkeypatch.setattr(ledger_mod, "SCHEMA_VERSION", 2)
+    monkeypatch.setattr(ledger_mod, "SCHEMA_VERSION", nxt)
     Ledger(url).close()
     Ledger(url).close()
-    assert ran == [2]
+    assert ran == [nxt]
 
 
 def test_advance_round_trips_every_field(url: str) -> None:

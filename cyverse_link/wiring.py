@@ -1,0 +1,66 @@
+"""``Settings`` → concrete adapters. The only place that knows which class serves which section;
+passwords are resolved here, when a service is actually used, and passed on, never logged."""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+
+from cyverse_link.config import Settings
+from cyverse_link.credentials import resolve_password
+from cyverse_link.datastore.irods import IrodsStore
+from cyverse_link.models import PortalMode, UrlProvider
+from cyverse_link.portal.base import Portal
+from cyverse_link.portal.csvfile import CsvPortal
+from cyverse_link.portal.symbiota import SymbiotaDb
+from cyverse_link.publish.base import UrlProvider as UrlProviderProtocol
+from cyverse_link.publish.bisque import BisqueClient, BisqueProvider
+from cyverse_link.publish.davanon import DavAnonProvider
+
+
+def build_store(settings: Settings) -> IrodsStore:
+    """The iRODS store (also the ``PublicLinker``); connects lazily, one session per thread."""
+    return IrodsStore(settings.irods, resolve_password(settings, "irods"))
+
+
+def symbiota_needs_password(settings: Settings) -> bool:
+    """SQLite files, URLs that carry a password, and ``password: none`` (an account without
+    one, e.g. a local test server) need no secret."""
+    if settings.symbiota.password.strip().lower() == "none":
+        return False
+    url = sa.make_url(settings.symbiota.db_url)
+    return url.get_backend_name() != "sqlite" and url.password is None
+
+
+def build_portal(settings: Settings) -> Portal:
+    s = settings.symbiota
+    if s.mode is PortalMode.CSV:
+        return CsvPortal(s.csv_dir, settings.collection.collid, settings.collection.code)
+    password = resolve_password(settings, "symbiota") if symbiota_needs_password(settings) else None
+    return SymbiotaDb(
+        s.db_url,
+        password,
+        settings.collection.collid,
+        match_on=settings.identifiers.match_on,
+        strip_leading_zeros=settings.identifiers.strip_leading_zeros,
+        create_skeletal=s.create_skeletal,
+        batch_size=s.batch_size,
+    )
+
+
+def build_bisque_client(settings: Settings) -> BisqueClient:
+    b = settings.bisque
+    return BisqueClient(
+        b.url,
+        b.user,
+        resolve_password(settings, "bisque"),
+        timeout=b.timeout,
+        retries=b.retries,
+    )
+
+
+def build_provider(settings: Settings) -> UrlProviderProtocol:
+    if settings.urls.provider is UrlProvider.BISQUE:
+        return BisqueProvider(
+            build_bisque_client(settings), settings.bisque.irods_host, settings.irods.zone
+        )
+    return DavAnonProvider(settings.urls.davanon_base, settings.irods.zone)

@@ -86,14 +86,17 @@ class SyncRun:
     # -- the run ------------------------------------------------------------------------------
 
     def execute(self, items: Iterator[PlanItem], *, limit: int | None = None) -> Counts:
-        version = self.store.server_version()
-        self.emit(Event(EventKind.INFO, message=f"iRODS server version {version}"))
         threads = self.settings.irods.threads
         in_flight: set[Future[Job]] = set()
         started = 0
         with tempfile.TemporaryDirectory(prefix="cyverse-link-") as tmp:
             self.transfer.work_dir = Path(tmp)
             with ThreadPoolExecutor(threads, thread_name_prefix="cyverse-link") as pool:
+                # Asked from a worker: the store holds one connection per calling thread, and
+                # one from this thread too would make threads + 1, past a cap of ``threads``
+                # (CyVerse refuses the 11th; tests/reliability/test_irods_faults.py).
+                version = pool.submit(self.store.server_version).result()
+                self.emit(Event(EventKind.INFO, message=f"iRODS server version {version}"))
                 try:
                     for item in items:
                         if limit is not None and started >= limit:

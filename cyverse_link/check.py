@@ -72,11 +72,7 @@ def _check_irods(settings: Settings) -> CheckLine:
     head = f"iRODS {r.server_version} at {r.host}:{r.port}, logged in as {r.user}#{r.zone}"
     if not r.collection_exists:
         return CheckLine(
-            "irods",
-            False,
-            f"{head}; collection {r.collection} does not exist (create it, or fix "
-            "irods.collection; sync creates sub-folders but not the folder itself)",
-            1,
+            "irods", True, f"{head}; {r.collection} does not exist yet (sync creates it)"
         )
     if r.writable is False:
         return CheckLine("irods", False, f"{head}; no write access to {r.collection}", 1)

@@ -488,6 +488,15 @@ _STAGE_LABELS = {
 }
 
 
+class _ConsoleHandler(logging.Handler):
+    def __init__(self, console: Any) -> None:
+        super().__init__()
+        self.console = console
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.console.print(self.format(record), markup=False, highlight=False)
+
+
 class ProgressView:
     """Event handler: rich progress bars on a terminal, plain log lines otherwise."""
 
@@ -496,6 +505,7 @@ class ProgressView:
         self.enabled = enabled and not quiet
         self._progress: Any = None
         self._tasks: dict[str, Any] = {}
+        self._saved_handlers: list[logging.Handler] = []
         self.counts: dict[str, int] = dict.fromkeys(_STAGE_LABELS, 0)
 
     def __enter__(self) -> ProgressView:
@@ -514,11 +524,19 @@ class ProgressView:
             self._progress.start()
             for key, label in _STAGE_LABELS.items():
                 self._tasks[key] = self._progress.add_task(label, total=None)
+            # Log lines go through the live display (above the bars), not across them.
+            root = logging.getLogger()
+            self._saved_handlers = root.handlers[:]
+            handler = _ConsoleHandler(self._progress.console)
+            handler.setFormatter(logging.Formatter("%(levelname)s %(name)s: %(message)s"))
+            handler.addFilter(redactor)
+            root.handlers = [handler]
         return self
 
     def __exit__(self, *exc: object) -> None:
         if self._progress is not None:
             self._progress.stop()
+            logging.getLogger().handlers = self._saved_handlers
 
     def _bump(self, key: str) -> None:
         self.counts[key] += 1
@@ -530,7 +548,13 @@ class ProgressView:
         from cyverse_link.models import Stage
 
         kind, rel = event.kind, event.rel_path
-        if kind is EventKind.DISCOVERED:
+        if kind is EventKind.STARTED:  # a new run (demo runs two): counters start again
+            self.counts = dict.fromkeys(_STAGE_LABELS, 0)
+            if self._progress is not None:
+                for task in self._tasks.values():
+                    self._progress.reset(task)
+            log.info("%s", event.message)
+        elif kind is EventKind.DISCOVERED:
             self._bump("discovered")
         elif kind is EventKind.STAGE_DONE:
             key = {
@@ -541,7 +565,10 @@ class ProgressView:
             }.get(event.stage)
             if key:
                 self._bump(key)
-                log.debug("%s: %s", rel, key)
+                if key == "mapped" and self._progress is None:
+                    log.info("%s: linked", rel)  # the plain log of an unattended run
+                else:
+                    log.debug("%s: %s", rel, key)
         elif kind is EventKind.FAILED:
             self._bump("failed")
             log.warning("%s: failed at %s: %s", rel, event.stage.name.lower(), event.message)

@@ -12,7 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from cyverse_link.config import SymbiotaSettings
-from cyverse_link.errors import CyverseLinkError
+from cyverse_link.errors import CyverseLinkError, ServiceUnavailable
 from cyverse_link.events import Event, EventHandler, EventKind
 from cyverse_link.models import Match, MatchStatus, MediaLink, Stage, Status
 from cyverse_link.portal.base import Portal
@@ -21,12 +21,14 @@ from cyverse_link.transfer import Job, Recorder
 
 @dataclass(frozen=True)
 class Mapped:
-    """The outcome for one job: ``occid`` when linked, else why not."""
+    """The outcome for one job: ``linked`` (with the ``occid`` when the portal knows it; the CSV
+    import file does not), else why not."""
 
     job: Job
     status: MatchStatus | None  # None when the write itself failed
     occid: int | None = None
     error: str | None = None
+    linked: bool = False
 
 
 def sort_occurrence(suffix: str | None) -> int:
@@ -73,6 +75,8 @@ class Mapper:
             return
         try:
             matches = self.portal.match(sorted({j.catalog for j in jobs}))
+        except ServiceUnavailable:
+            raise  # the portal is away: stop the run (exit 3); these resume at mapping
         except CyverseLinkError as exc:
             for job in jobs:
                 self._failed(job, f"matching failed: {exc}")
@@ -94,16 +98,18 @@ class Mapper:
             return
         try:
             result = self.portal.write(links)
+        except ServiceUnavailable:
+            raise
         except CyverseLinkError as exc:
             for job, _ in by_source.values():
                 self._failed(job, f"writing the media row failed: {exc}")
             return
         for source, (job, match) in by_source.items():
             if source in result.written:
-                occid = result.written[source]
+                occid = result.written[source] or None  # 0: written to a CSV, no occid yet
                 self.record(job.rel_path, Stage.MAPPED, Status.DONE, occid=occid, error=None)
                 self.on_event(Event(EventKind.STAGE_DONE, job.rel_path, Stage.MAPPED))
-                self.on_result(Mapped(job, match.status, occid=occid))
+                self.on_result(Mapped(job, match.status, occid=occid, linked=True))
             else:
                 why = result.errors.get(source, "the portal wrote no row and gave no reason")
                 self._failed(job, why)

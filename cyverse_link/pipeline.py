@@ -21,6 +21,7 @@ from typing import Any
 from cyverse_link import wiring
 from cyverse_link.config import Settings
 from cyverse_link.datastore.base import DataStore
+from cyverse_link.errors import ServiceUnavailable
 from cyverse_link.events import Event, EventHandler, EventKind, ignore
 from cyverse_link.identifiers import load_mapping_csv
 from cyverse_link.ledger import FileRecord, Ledger, RunLock, lock_path_for
@@ -32,6 +33,8 @@ from cyverse_link.portal.base import Portal
 from cyverse_link.publish.base import UrlProvider
 from cyverse_link.report import ReportEntry, ReportWriter, RunReport
 from cyverse_link.transfer import FileFailed, Job, RetryPolicy, Transfer, derivative_paths
+
+OUTAGE_LIMIT = 3  # consecutive service failures that end the run (exit 3), not every file
 
 
 def last_done(rec: FileRecord) -> Stage:
@@ -64,7 +67,7 @@ class SyncRun:
         self.emit = on_event
         self.counts = Counts()
         self._lock = threading.Lock()
-        self._work_dir: Path | None = None
+        self._outage = 0  # consecutive files that failed because the service was away
         retry = RetryPolicy(settings.irods.retries + 1, retry_delay, on_event)
         self.transfer = Transfer(settings, store, linker, provider, self._record, retry, Path())
         self.mapper = Mapper(
@@ -87,14 +90,14 @@ class SyncRun:
 
     def execute(self, items: Iterator[PlanItem], *, limit: int | None = None) -> Counts:
         threads = self.settings.irods.threads
+        self.emit(Event(EventKind.STARTED, message=f"sync of {self.settings.source.path}"))
         in_flight: set[Future[Job]] = set()
         started = 0
         with tempfile.TemporaryDirectory(prefix="cyverse-link-") as tmp:
             self.transfer.work_dir = Path(tmp)
             with ThreadPoolExecutor(threads, thread_name_prefix="cyverse-link") as pool:
-                # Asked from a worker: the store holds one connection per calling thread, and
-                # one from this thread too would make threads + 1, past a cap of ``threads``
-                # (CyVerse refuses the 11th; tests/reliability/test_irods_faults.py).
+                # Asked from a worker: the main thread never opens an iRODS session of its own,
+                # so the run holds at most ``irods.threads`` connections (CyVerse caps at 10).
                 version = pool.submit(self.store.server_version).result()
                 self.emit(Event(EventKind.INFO, message=f"iRODS server version {version}"))
                 try:
@@ -128,7 +131,15 @@ class SyncRun:
                 job = fut.result()
             except FileFailed as exc:
                 self._failed_job(exc.job, exc.stage, exc.message)
+                self._outage = self._outage + 1 if exc.service_down else 0
+                if self._outage >= OUTAGE_LIMIT:
+                    raise ServiceUnavailable(
+                        f"the data store stopped answering: {self._outage} files in a row "
+                        f"failed ({exc.message}); every file's progress is recorded, so run "
+                        "again when the service is back"
+                    ) from exc
                 continue
+            self._outage = 0
             self.counts.uploaded += job.uploaded
             self.counts.published += job.published
             self.counts.registered += 1
@@ -237,7 +248,7 @@ class SyncRun:
 
     def _mapped(self, m: Mapped) -> None:
         c, job = self.counts, m.job
-        if m.occid is not None:
+        if m.linked:
             c.mapped += 1
             stage, status = Stage.MAPPED, Status.DONE
         elif m.status is None:
@@ -290,8 +301,7 @@ def run_sync(
                 owned.append(portal)
             return run_plan(settings, on_event=_plan_events(emit), matcher=portal.match)
         with RunLock(lock_path(settings)):
-            ledger = Ledger(settings.state.db_url)
-            owned.append(ledger)
+            # Adapters first: a missing password is a config error before any state is made.
             if store is None:
                 store = wiring.build_store(settings)
                 owned.append(store)
@@ -301,6 +311,8 @@ def run_sync(
             if provider is None:
                 provider = wiring.build_provider(settings)
                 owned.append(provider)
+            ledger = Ledger(settings.state.db_url)
+            owned.append(ledger)
             mapping_csv = settings.identifiers.mapping_csv
             mapping = load_mapping_csv(mapping_csv) if mapping_csv else None
             run_id = ledger.start_run("sync")

@@ -19,7 +19,7 @@ from typing import Any, TypeVar
 from cyverse_link.config import Settings
 from cyverse_link.datastore.base import DataStore
 from cyverse_link.derivatives import make_derivatives
-from cyverse_link.errors import ChecksumMismatch, CyverseLinkError, NotFound, TransferFailed
+from cyverse_link.errors import CyverseLinkError, NotFound, ServiceUnavailable
 from cyverse_link.events import Event, EventHandler, EventKind
 from cyverse_link.models import MediaUrls, Stage, Status
 from cyverse_link.naming import Rendition, derivative_path, versioned_path
@@ -61,6 +61,11 @@ class FileFailed(Exception):
         self.stage = stage
         self.message = message
 
+    @property
+    def service_down(self) -> bool:
+        """The cause was the service (unreachable, login refused), not this file."""
+        return isinstance(self.__cause__, ServiceUnavailable)
+
 
 class RetryPolicy:
     """Bounded retries with exponential backoff for errors flagged ``retryable``."""
@@ -76,15 +81,14 @@ class RetryPolicy:
         rel_path: str,
         fn: Callable[[], T],
         *,
-        retried_inside: tuple[type[Exception], ...] = (),
+        only: type[CyverseLinkError] = CyverseLinkError,
     ) -> T:
-        """``retried_inside``: errors ``fn`` raises only after its own retries ran out."""
+        """``fn()``, again after a pause while it raises a retryable error of type ``only``."""
         for attempt in range(1, self.attempts + 1):
             try:
                 return fn()
             except CyverseLinkError as exc:
-                last = attempt == self.attempts or isinstance(exc, retried_inside)
-                if not exc.retryable or last:
+                if not (exc.retryable and isinstance(exc, only)) or attempt == self.attempts:
                     raise
                 self.on_event(
                     Event(EventKind.RETRY, rel_path, message=f"{what}: {exc} (attempt {attempt})")
@@ -227,13 +231,10 @@ class Transfer:
 
     def _put(self, rel_path: str, local: Path, remote: str, md5: str) -> None:
         self._ensure_dir(rel_path, remote.rsplit("/", 1)[0])
-        # DataStore.put re-sends after a dropped link or a checksum mismatch itself; retrying
-        # those here as well multiplied the attempts (9 instead of 3 with irods.retries: 2).
+        # ``put`` re-sends on a dropped write or a wrong checksum itself (``irods.retries``);
+        # here only a lost connection (the service away for a moment) is tried again.
         self.retry.call(
-            "upload",
-            rel_path,
-            lambda: self.store.put(local, remote, md5),
-            retried_inside=(TransferFailed, ChecksumMismatch),
+            "upload", rel_path, lambda: self.store.put(local, remote, md5), only=ServiceUnavailable
         )
 
     def _ensure_dir(self, rel_path: str, path: str) -> None:

@@ -11,14 +11,16 @@ from typing import Any
 import pytest
 from PIL import Image
 
+from cyverse_link import scan as scan_mod
 from cyverse_link.config import Settings, parse_settings
-from cyverse_link.errors import LockHeld
-from cyverse_link.events import Event
+from cyverse_link.errors import LockHeld, PermissionDenied, ServiceUnavailable, TransferFailed
+from cyverse_link.events import Event, EventKind
 from cyverse_link.ledger import Ledger, RunLock
 from cyverse_link.models import Stage, Status
 from cyverse_link.pipeline import lock_path, run_sync
 from cyverse_link.publish.davanon import DavAnonProvider
 from cyverse_link.report import RunReport, load_report
+from cyverse_link.transfer import RetryPolicy
 
 from .fakes import FakePortal, Killed, KillingStore
 
@@ -67,9 +69,7 @@ def drop(tmp_path: Path) -> Path:
 class World:
     def __init__(self, s: Settings) -> None:
         self.settings = s
-        # The store re-sends itself (DataStore.put), as IrodsStore does with irods.retries; the
-        # pipeline does not retry on top of it (that multiplied the attempts).
-        self.store = KillingStore(retries=s.irods.retries)
+        self.store = KillingStore(retries=2)
         self.portal = FakePortal(
             specimens={"ASU0000001": [101], "ASU0000002": [102], "ASU0000006": [106, 107]}
         )
@@ -141,16 +141,31 @@ def test_first_run_links_good_images_and_reports_bad_ones(tmp_path: Path, drop: 
         Stage.MAPPED, Status.DONE)  # fmt: skip
 
 
-def test_second_run_over_unchanged_folder_does_nothing(tmp_path: Path, drop: Path) -> None:
+def test_second_run_over_unchanged_folder_does_nothing(
+    tmp_path: Path, drop: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     w = World(make_settings(tmp_path))
     w.run()
-    puts, writes, before = w.puts(), w.portal.write_calls, dict(w.portal.rows)
+    calls, writes, before = dict(w.store.calls), w.portal.write_calls, dict(w.portal.rows)
+    opened: list[str] = []
+    real_inspect = scan_mod.inspect_file
+
+    def inspect(path: Path, rel: str, *a: Any, **kw: Any) -> Any:
+        opened.append(rel)
+        return real_inspect(path, rel, *a, **kw)
+
+    monkeypatch.setattr(scan_mod, "inspect_file", inspect)
     r = w.run()
+    assert opened == []  # not a single file read again, the bad ones included
     assert r.counts.unchanged == 3 and r.counts.uploaded == 0 and r.counts.mapped == 0
     assert r.counts.failed == 3  # the bad files are still there, still reported
-    assert w.puts() == puts and w.store.calls["checksum"] == w.store.calls["checksum"]
+    new_calls = {k: n - calls.get(k, 0) for k, n in w.store.calls.items() if n != calls.get(k, 0)}
+    assert new_calls == {"server_version": 1}  # no put, checksum, metadata or ACL call
     assert w.portal.write_calls == writes and w.portal.rows == before
-    assert r.path != None and r.exit_code == 1  # noqa: E711
+    assert r.path is not None and r.exit_code == 1
+    (drop / "ASU0000007.jpg").write_bytes(image((7, 7, 7)))
+    w.run()
+    assert opened == ["ASU0000007.jpg"]  # only the new one
 
 
 def test_unmatched_image_is_linked_once_the_record_appears(tmp_path: Path, drop: Path) -> None:
@@ -204,15 +219,45 @@ def test_changed_image_gets_new_path_and_updates_its_row(tmp_path: Path, drop: P
     assert rows == [f"irods:{newer}"]
 
 
-def test_transient_upload_failures_are_retried(tmp_path: Path, drop: Path) -> None:
+def test_transient_upload_failures_are_resent(tmp_path: Path, drop: Path) -> None:
     w = World(make_settings(tmp_path))
-    w.store.faults.drop_during_write(2)  # retries: 2 → 3 attempts per object
+    w.store.faults.drop_during_write(2)  # the store re-sends (irods.retries), no double retry
     r = w.run()
     assert r.counts.mapped == 3 and r.counts.failed == 3
-    # both cut-off attempts were re-sent by the store: one put more per drop, no more
-    assert w.store.faults.drops_left == 0
-    assert w.store.calls["put"] == len(w.objects()) + 2
-    assert all(w.objects().values())  # partial objects were re-sent and verified
+    assert all(w.objects().values())  # the partial objects were re-sent and verified
+
+
+def test_retry_policy_retries_only_what_it_should() -> None:
+    events: list[Event] = []
+    policy = RetryPolicy(3, 0, events.append)
+    calls = {"n": 0}
+
+    def flaky() -> str:
+        calls["n"] += 1
+        if calls["n"] < 3:
+            raise ServiceUnavailable("connection reset")
+        return "ok"
+
+    assert policy.call("metadata", "a.jpg", flaky) == "ok" and len(events) == 2
+    assert all(e.kind is EventKind.RETRY for e in events)
+
+    def dropped() -> None:
+        calls["n"] += 1
+        raise TransferFailed("dropped")  # retryable, but the store already re-sent it
+
+    calls["n"] = 0
+    with pytest.raises(TransferFailed):
+        policy.call("upload", "a.jpg", dropped, only=ServiceUnavailable)
+    assert calls["n"] == 1
+
+    def denied() -> None:
+        calls["n"] += 1
+        raise PermissionDenied("no")
+
+    calls["n"] = 0
+    with pytest.raises(PermissionDenied):
+        policy.call("upload", "a.jpg", denied)
+    assert calls["n"] == 1
 
 
 def test_persistent_failure_is_isolated_and_resumes_later(tmp_path: Path, drop: Path) -> None:
@@ -274,3 +319,43 @@ def test_killed_run_resumes_to_the_same_state(tmp_path: Path, kill_after: int) -
     assert state == {k: (v.stage, v.status) for k, v in ref.ledger().items()}
     again = w.run().counts
     assert (again.unchanged, again.unmatched, again.uploaded) == (3, 2, 0)
+
+
+def test_service_outage_mid_run_stops_with_exit_3_and_resumes(tmp_path: Path, drop: Path) -> None:
+    w = World(make_settings(tmp_path, irods__threads=1))
+    w.store.kill_after_puts = None
+    real_put = w.store.put
+    puts = {"n": 0}
+
+    def put(local: Path, remote: str, md5: str) -> Any:
+        puts["n"] += 1
+        if puts["n"] == 5:
+            w.store.faults.unavailable = True  # the Data Store goes away mid-run
+        return real_put(local, remote, md5)
+
+    w.store.put = put  # type: ignore[method-assign]
+    with pytest.raises(ServiceUnavailable, match="stopped answering") as err:
+        w.run()
+    assert err.value.exit_code == 3
+    w.store.faults.unavailable = False
+    r = w.run()
+    assert r.counts.mapped == 3 and r.counts.failed == 3  # only the bad files
+    assert all(w.objects().values())
+
+
+def test_portal_outage_stops_the_run_and_mapping_resumes(tmp_path: Path, drop: Path) -> None:
+    w = World(make_settings(tmp_path))
+
+    def down(catalogs: Any) -> Any:
+        raise ServiceUnavailable("portal database unreachable")
+
+    w.portal.match = down  # type: ignore[method-assign]
+    with pytest.raises(ServiceUnavailable):
+        w.run()
+    del w.portal.match
+    done = [
+        k for k, v in w.ledger().items() if v.stage >= Stage.REGISTERED and v.status is Status.DONE
+    ]
+    assert done  # uploaded, public and with URLs before the portal was needed
+    r = w.run()
+    assert r.counts.mapped == 3 and r.counts.uploaded == 5 - len(done)  # kept, not re-sent

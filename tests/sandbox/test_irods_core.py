@@ -95,6 +95,11 @@ def test_verify_checksum_mismatch_raises_and_replica_stays(
     with pytest.raises(USER_CHKSUM_MISMATCH):
         sess.data_objects.put(src, target, num_threads=1, **PUT, **{kw.VERIFY_CHKSUM_KW: "0" * 32})
     sess.cleanup()
+    import gc
+
+    gc.collect()  # PRC's finalizers send one or two more closes for the failed descriptor
+    assert server.stats.errors[-314000] == 1
+    assert server.stats.errors.get(-345000, 0) == server.stats.requests[673] - 1
     info = server.object(target)
     assert info.data == b"payload" and info.checksum is None
     ok = hashlib.md5(b"payload").hexdigest()
@@ -120,3 +125,44 @@ def test_large_file_single_thread(
 def test_open_missing_object_without_create(alice: iRODSSession) -> None:
     with pytest.raises(OBJ_PATH_DOES_NOT_EXIST):
         alice.data_objects.open(f"{HOME}/missing", "r")
+
+
+def test_concurrent_sessions_put_in_parallel(
+    connect: SessionFactory, server: SandboxIrods, tmp_path: Path
+) -> None:
+    import threading
+
+    errors: list[BaseException] = []
+
+    def work(n: int) -> None:
+        try:
+            sess = connect("alice")
+            for i in range(8):
+                data = f"{n}-{i}".encode() * 100
+                src = write(tmp_path, f"w{n}-{i}", data)
+                target = f"{HOME}/par/w{n}-{i}"
+                sess.data_objects.put(src, target, num_threads=1, **PUT, **{kw.REG_CHKSUM_KW: ""})
+        except BaseException as exc:
+            errors.append(exc)
+
+    connect("alice").collections.create(f"{HOME}/par")
+    threads = [threading.Thread(target=work, args=(n,)) for n in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not errors
+    assert len(server.data_objects(f"{HOME}/par")) == 32
+    info = server.object(f"{HOME}/par/w3-7")
+    assert info.checksum == hashlib.md5(b"3-7" * 100).hexdigest()
+    assert server.stats.peak_connections >= 2
+
+
+def test_negotiation_is_refused_like_cyverse(connect: SessionFactory) -> None:
+    """CyVerse runs CS_NEG_REFUSE: TCP is fine, a client that requires TLS fails."""
+    from irods.exception import NetworkException
+
+    neg = {"client_server_negotiation": "request_server_negotiation"}
+    assert connect("alice", client_server_policy="CS_NEG_REFUSE", **neg).collections.exists(HOME)
+    with pytest.raises(NetworkException, match="negotiation failure"):
+        connect("alice", client_server_policy="CS_NEG_REQUIRE", **neg).collections.exists(HOME)

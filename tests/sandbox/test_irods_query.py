@@ -61,6 +61,8 @@ def test_operators(alice: iRODSSession, server: SandboxIrods) -> None:
         .order_by(DataObject.size, order="desc")
     )
     assert [r[DataObject.name] for r in desc][:2] == ["f3.jpg", "f2.jpg"]
+    ci = alice.query(DataObject.name, case_sensitive=False).filter(DataObject.name == "F0.jpg")
+    assert names(ci) == ["f0.jpg"]
     count = alice.query(DataObject.id).filter(Collection.name == f"{HOME}/ops").count(DataObject.id)
     assert count.one()[DataObject.id] == 5
 

@@ -21,7 +21,7 @@ from irods.message import (
     VersionResponse,
 )
 
-from cyverse_link.sandbox.irods import auth, genquery, handlers, metadata
+from cyverse_link.sandbox.irods import auth, genquery, handlers, metadata, namespace
 from cyverse_link.sandbox.irods.protocol import (
     ConnectionClosed,
     IrodsError,
@@ -141,8 +141,16 @@ class Agent:
             handler = self._table().get(api)
             if handler is None:
                 raise IrodsError(-12000, f"API {api} is not supported")  # SYS_UNMATCHED_API_NUM
-            reply = handler(packet)
+            try:
+                reply = handler(packet)
+            except (DropConnection, IrodsError):
+                raise
+            except Exception as exc:  # a sandbox bug: answer like a server, keep the agent alive
+                log.exception("sandbox iRODS: API %s failed", api)
+                raise IrodsError(-14000, f"sandbox could not handle API {api}: {exc!r}") from exc
         except IrodsError as err:
+            log.debug("sandbox iRODS: API %s by %s -> %s %s", api, self.user, err.code, err.message)
+            self.server.stats.count_error(err.code)
             self._send(Reply(err.code, err.body), error=err.message or str(err.code))
             # A failed login ends the conversation, as the client never proceeds on it.
             return not (api in AUTH_APIS and err.code in (-826000, -827000))
@@ -162,7 +170,9 @@ class Agent:
             676: lambda p: handlers.write(self, p),
             673: lambda p: handlers.close(self, p),
             629: lambda p: handlers.chksum(self, p),
-            615: lambda p: handlers.unlink(self, p),
+            615: lambda p: namespace.unlink(self, p),
+            679: lambda p: namespace.rm_coll(self, p),
+            627: lambda p: namespace.rename(self, p),
             707: lambda p: metadata.mod_access(self, p),
             706: lambda p: metadata.mod_avu(self, p),
             20002: lambda p: metadata.atomic(self, p),

@@ -12,29 +12,34 @@ class Faults:
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
-        self._drop_at: int | None = None
+        self._drops: list[int] = []  # write-request numbers (counted from 1) that reset
         self._writes = 0
         self._corrupt: Counter[str] = Counter()
         self._max_connections: int | None = None
         self._reply_delay = 0.0
 
     def drop_during_write(self, n: int = 1) -> None:
-        """Reset the connection (SO_LINGER 0) when the ``n``th write request (API 676) from now
-        arrives; the data of that request is not stored."""
+        """Reset the connection (SO_LINGER 0) when the ``n``th write request (API 676) arrives,
+        counted from now, or from the last drop still pending: two calls with 1 drop the next
+        two writes. The data of that request is not stored."""
         if n < 1:
             raise ValueError("n counts write requests from 1")
         with self._lock:
-            self._drop_at, self._writes = n, 0
+            start = self._drops[-1] if self._drops else self._writes
+            self._drops.append(start + n)
 
     def take_write_drop(self) -> bool:
         with self._lock:
-            if self._drop_at is None:
-                return False
             self._writes += 1
-            if self._writes < self._drop_at:
-                return False
-            self._drop_at = None
-            return True
+            if self._drops and self._drops[0] <= self._writes:
+                self._drops.pop(0)
+                return True
+            return False
+
+    @property
+    def pending_drops(self) -> int:
+        with self._lock:
+            return len(self._drops)
 
     def corrupt_checksum(self, path: str) -> None:
         """The next checksum stored for ``path`` (at close or by API 629) is wrong."""
@@ -72,7 +77,7 @@ class Faults:
 
     def clear(self) -> None:
         with self._lock:
-            self._drop_at, self._writes = None, 0
+            self._drops.clear()
             self._corrupt.clear()
             self._max_connections, self._reply_delay = None, 0.0
 
@@ -84,6 +89,7 @@ class StatsSnapshot:
     current_connections: int
     peak_connections: int
     requests: dict[int, int]
+    errors: dict[int, int]  # error code → how many replies carried it
 
     @property
     def total_requests(self) -> int:
@@ -102,6 +108,7 @@ class Stats:
             self._opened = self._refused = self._peak = 0
             self._current = 0
             self._requests: Counter[int] = Counter()
+            self._errors: Counter[int] = Counter()
 
     def try_open(self, limit: int | None) -> bool:
         with self._lock:
@@ -121,10 +128,19 @@ class Stats:
         with self._lock:
             self._requests[api] += 1
 
+    def count_error(self, code: int) -> None:
+        with self._lock:
+            self._errors[code] += 1
+
     def snapshot(self) -> StatsSnapshot:
         with self._lock:
             return StatsSnapshot(
-                self._opened, self._refused, self._current, self._peak, dict(self._requests)
+                self._opened,
+                self._refused,
+                self._current,
+                self._peak,
+                dict(self._requests),
+                dict(self._errors),
             )
 
     @property
@@ -146,3 +162,7 @@ class Stats:
     @property
     def requests(self) -> dict[int, int]:
         return self.snapshot().requests
+
+    @property
+    def errors(self) -> dict[int, int]:
+        return self.snapshot().errors

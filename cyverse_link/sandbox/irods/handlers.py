@@ -1,4 +1,4 @@
-"""Collection and data-object APIs: 681, 602/674/675/676/673, 629, 615 (irods-protocol.md §5)."""
+"""Collection and data-object APIs: 681, 602/674/675/676/673, 629 (irods-protocol.md §5)."""
 
 from __future__ import annotations
 
@@ -149,6 +149,10 @@ def _descriptor(agent: Agent, req: OpenedDataObjRequest) -> Descriptor:
     desc = agent.descriptors.get(index)
     if desc is None:
         raise IrodsError(-345000, f"descriptor {index} is not open")  # BAD_INPUT_DESC_INDEX
+    if not agent.server.catalog.store.exists(desc.replica.blob):
+        # another client unlinked the object meanwhile
+        del agent.descriptors[index]
+        raise IrodsError(-358000, f"{desc.obj.path} was removed while open")
     return desc
 
 
@@ -229,13 +233,15 @@ def abandon(agent: Agent, desc: Descriptor) -> None:
         return
     cat = agent.server.catalog
     with cat.lock:
+        if not cat.store.exists(desc.replica.blob):
+            return
         desc.replica.size = cat.store.size(desc.replica.blob)
         desc.replica.checksum = ""
         desc.replica.status = "2" if agent.persona >= (4, 2, 9) else "0"
         cat.dirty = True
 
 
-# ---- checksum, unlink ---------------------------------------------------------------------------
+# ---- checksum ---------------------------------------------------------------------------
 def chksum(agent: Agent, packet: Packet) -> Reply:
     req = unpack(FileOpenRequest, packet.body)
     path = normalize(req.objPath or "")
@@ -257,21 +263,3 @@ def chksum(agent: Agent, packet: Packet) -> Reply:
         rep.checksum = _stored_checksum(agent, path, rep)
         cat.dirty = True
         return _reply(0, StrPI(myStr=rep.checksum))
-
-
-def unlink(agent: Agent, packet: Packet) -> Reply:
-    req = unpack(FileOpenRequest, packet.body)
-    path = normalize(req.objPath or "")
-    cat, user = agent.server.catalog, agent.user or ""
-    with cat.lock:
-        if path in cat.colls:
-            raise IrodsError(-833000, f"{path} is a collection")
-        obj = cat.objs.get(path)
-        if obj is None:
-            raise IrodsError(-808000, f"{path} does not exist")
-        cat.require(user, obj, WRITE, "delete")
-        cat.remove_obj(path)
-        parent = cat.colls.get(split(path)[0])
-        if parent is not None:
-            parent.mtime = now()
-    return _reply()

@@ -1,4 +1,6 @@
-"""Catalog persistence for ``data_dir``: one JSON file next to the vault, rewritten atomically."""
+"""Catalog persistence for ``data_dir``: one JSON file next to the vault, rewritten atomically.
+
+Passwords are not written: the server re-sets them from its constructor on every start."""
 
 from __future__ import annotations
 
@@ -20,7 +22,7 @@ def save(cat: Catalog, data_dir: Path) -> None:
             "version": VERSION,
             "zone": cat.zone,
             "next_id": cat.next_id,
-            "users": [dataclasses.asdict(u) for u in cat.users.values()],
+            "users": [{**dataclasses.asdict(u), "password": ""} for u in cat.users.values()],
             "colls": [dataclasses.asdict(c) for c in cat.colls.values()],
             "objs": [dataclasses.asdict(o) for o in cat.objs.values()],
         }

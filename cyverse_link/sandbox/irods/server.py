@@ -7,9 +7,9 @@ import logging
 import socket
 import threading
 from collections.abc import Mapping
-from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
+from typing import NamedTuple
 
 from cyverse_link.sandbox.irods import persist
 from cyverse_link.sandbox.irods.agent import Agent
@@ -21,16 +21,22 @@ log = logging.getLogger(__name__)
 
 PERSONAS = ("4.3.1", "4.2.8")
 ADMIN_USER, ADMIN_PASSWORD = "rods", "rods"
+SAVE_INTERVAL = 1.0
 
 
-@dataclass(frozen=True)
-class ObjectInfo:
-    """What the catalog holds for one data object (replica 0)."""
+class ObjectInfo(NamedTuple):
+    """Replica 0 of a data object: ``size, checksum, data = srv.object(path)``."""
 
     size: int
-    checksum: str | None
+    checksum: str | None  # None while no checksum is registered
     data: bytes
-    replica_status: str
+
+
+class ReplicaInfo(NamedTuple):
+    number: int
+    size: int
+    checksum: str | None
+    status: str  # "1" good, "0" stale, "2" intermediate (an interrupted write)
 
 
 class SandboxIrods:
@@ -61,11 +67,13 @@ class SandboxIrods:
         self.catalog = Catalog(zone, BlobStore(self.data_dir), cyverse_rules=cyverse_rules)
         if self.data_dir is None or not persist.load(self.catalog, self.data_dir):
             self._seed()
+        self.catalog.users[ADMIN_USER].password = ADMIN_PASSWORD  # never persisted
         for name, password in (users or {}).items():
             self.add_user(name, password)
         self._bind_host, self._bind_port = host, port
         self._listener: socket.socket | None = None
         self._accept_thread: threading.Thread | None = None
+        self._saver: threading.Thread | None = None
         self._agents: dict[int, tuple[Agent, threading.Thread]] = {}
         self._agents_lock = threading.Lock()
         self._stopping = threading.Event()
@@ -100,7 +108,21 @@ class SandboxIrods:
             target=self._accept_loop, name=f"sandbox-irods-{self.port}", daemon=True
         )
         self._accept_thread.start()
+        if self.data_dir is not None:
+            self._saver = threading.Thread(
+                target=self._save_loop, name="sandbox-irods-save", daemon=True
+            )
+            self._saver.start()
         return self
+
+    def _save_loop(self) -> None:
+        """Write the catalog shortly after changes, so a killed demo loses at most a second."""
+        while not self._stopping.wait(SAVE_INTERVAL):
+            if self.catalog.dirty:
+                try:
+                    self.save()
+                except OSError:
+                    log.exception("sandbox iRODS: saving the catalog failed")
 
     def stop(self) -> None:
         self._stopping.set()
@@ -117,7 +139,9 @@ class SandboxIrods:
                 agent.sock.shutdown(socket.SHUT_RDWR)
         for _, thread in live:
             thread.join(timeout=5)
-        self._listener, self._accept_thread = None, None
+        if self._saver is not None:
+            self._saver.join(timeout=5)
+        self._listener, self._accept_thread, self._saver = None, None, None
         self.save()
 
     def __enter__(self) -> SandboxIrods:
@@ -201,7 +225,7 @@ class SandboxIrods:
 
     # ---- inspection helpers (tests) -----------------------------------------------------------
     def object(self, path: str) -> ObjectInfo:
-        """Size, checksum (None when not registered), bytes and status of replica 0."""
+        """Size, checksum (None when not registered) and bytes of replica 0; KeyError if absent."""
         cat = self.catalog
         with cat.lock:
             obj = cat.objs.get(path)
@@ -209,7 +233,16 @@ class SandboxIrods:
                 raise KeyError(path)
             rep = obj.replicas[0]
             data = cat.store.read(rep.blob, 0, cat.store.size(rep.blob))
-            return ObjectInfo(rep.size, rep.checksum or None, data, rep.status)
+            return ObjectInfo(rep.size, rep.checksum or None, data)
+
+    def replicas(self, path: str) -> list[ReplicaInfo]:
+        with self.catalog.lock:
+            obj = self.catalog.objs.get(path)
+            if obj is None:
+                raise KeyError(path)
+            return [
+                ReplicaInfo(r.number, r.size, r.checksum or None, r.status) for r in obj.replicas
+            ]
 
     def exists(self, path: str) -> bool:
         return self.catalog.entry(path) is not None

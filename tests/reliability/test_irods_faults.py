@@ -13,6 +13,7 @@ import pytest
 from reliability_rig import IRODS_PASSWORD, Rig, assert_consistent, make_rig, upload_done
 
 from cyverse_link.datastore.irods import IrodsStore
+from cyverse_link.errors import ServiceUnavailable
 from cyverse_link.models import Stage, Status
 
 WRITE = 676  # the API a put's data travels in
@@ -132,13 +133,18 @@ def test_a_server_refusing_our_workers_fails_clearly_and_loses_nothing(tmp_path:
     rig = make_rig(tmp_path, n=8, threads=4)
     try:
         rig.srv.faults.max_connections = 2
-        report = rig.sync()
+        try:
+            report = rig.sync()
+        except ServiceUnavailable as exc:  # the run may also stop early: "stopped answering"
+            assert "connections per address" in str(exc) and "run again" in str(exc)
+            report = None
         assert rig.srv.stats.snapshot().connections_refused >= 1
         recs = assert_consistent(rig, complete=False)
         for rec in recs.values():
             if rec.status is Status.FAILED:
-                assert "connect" in (rec.error or "").lower(), rec.error
-        assert report.counts.failed == sum(r.status is Status.FAILED for r in recs.values())
+                assert "connections per address" in (rec.error or ""), rec.error
+        if report is not None:
+            assert report.counts.failed == sum(r.status is Status.FAILED for r in recs.values())
         rig.srv.faults.max_connections = None
         rig.sync()
         assert_consistent(rig, complete=True)

@@ -23,6 +23,7 @@ import yaml
 
 from cyverse_link.config import Settings, load_settings
 from cyverse_link.demo_data import CATALOG_PATTERN, SPECIMENS, write_samples
+from cyverse_link.errors import ConfigError
 from cyverse_link.events import EventHandler
 from cyverse_link.models import UrlProvider
 from cyverse_link.pipeline import run_sync
@@ -72,8 +73,7 @@ def run_demo(
     """Run the demo in ``workdir`` (created if missing; a new temporary folder when None,
     which the caller may delete). Raises only on a broken installation."""
     work = Path(workdir) if workdir else Path(tempfile.mkdtemp(prefix="cyverse-link-demo-"))
-    work.mkdir(parents=True, exist_ok=True)
-    _clean(work)  # a fresh sandbox each time: earlier state would say "already uploaded"
+    _prepare(work)
     irods_pw, bisque_pw = secrets.token_urlsafe(12), secrets.token_urlsafe(12)
     with ExitStack() as stack:
         irods = stack.enter_context(SandboxIrods("4.3.1", "iplant", {DEMO_USER: irods_pw}))
@@ -175,6 +175,21 @@ def linked_images(settings: Settings) -> list[LinkedImage]:
 
 
 DEMO_FILES = ("incoming", "reports", "out", "symbiota.sqlite", "cyverse-link.yaml")
+
+
+MARKER = ".cyverse-link-demo"
+
+
+def _prepare(work: Path) -> None:
+    """An empty or earlier demo folder only: the demo never deletes anyone's own files."""
+    work.mkdir(parents=True, exist_ok=True)
+    if any(work.iterdir()) and not (work / MARKER).exists():
+        raise ConfigError(
+            f"--workdir {work} is not empty and not an earlier demo folder; "
+            "give a new or empty folder"
+        )
+    (work / MARKER).write_text("made by `cyverse-link demo`\n", encoding="utf-8")
+    _clean(work)  # a fresh sandbox each time: earlier state would say "already uploaded"
 
 
 def _clean(work: Path) -> None:

@@ -6,7 +6,7 @@ import enum
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from cyverse_link.models import Stage
+from cyverse_link.models import Counts, Stage
 
 
 class EventKind(enum.StrEnum):
@@ -18,7 +18,7 @@ class EventKind(enum.StrEnum):
     UNMAPPED = "unmapped"  # uploaded and public but not linked (message: unmatched/ambiguous)
     RETRY = "retry"  # a retryable error; trying again (message)
     INFO = "info"  # a run-level fact (server version, public tree)
-    FINISHED = "finished"
+    FINISHED = "finished"  # counts: the run's totals
 
 
 @dataclass(frozen=True)
@@ -27,6 +27,7 @@ class Event:
     rel_path: str | None = None
     stage: Stage | None = None
     message: str | None = None
+    counts: Counts | None = None  # FINISHED: the run's counts (a snapshot)
 
 
 EventHandler = Callable[[Event], None]

@@ -10,6 +10,7 @@ counted and reported; it never stops the run.
 
 from __future__ import annotations
 
+import copy
 import tempfile
 import threading
 from collections.abc import Callable, Iterator
@@ -91,6 +92,9 @@ class SyncRun:
     def execute(self, items: Iterator[PlanItem], *, limit: int | None = None) -> Counts:
         threads = self.settings.irods.threads
         self.emit(Event(EventKind.STARTED, message=f"sync of {self.settings.source.path}"))
+        if not self.settings.irods.public:
+            self.emit(Event(EventKind.INFO, message="irods.public is false: nothing is made "
+                            "public, so anonymous (dav-anon) URLs will not open"))  # fmt: skip
         in_flight: set[Future[Job]] = set()
         started = 0
         with tempfile.TemporaryDirectory(prefix="cyverse-link-") as tmp:
@@ -121,7 +125,7 @@ class SyncRun:
                         fut.cancel()
                     raise
         self.mapper.flush()
-        self.emit(Event(EventKind.FINISHED))
+        self.emit(Event(EventKind.FINISHED, counts=copy.deepcopy(self.counts)))
         return self.counts
 
     def _collect(self, futures: set[Future[Job]]) -> set[Future[Job]]:

@@ -152,6 +152,10 @@ class Transfer:
         enabled = self.settings.derivatives.enabled
         tmp = Path(tempfile.mkdtemp(prefix="derive-", dir=self.work_dir)) if enabled else None
         try:
+            if self._tree_linker():
+                # Before the first upload of the run: objects and folders created from here on
+                # inherit anonymous read, so none is ever briefly (or, in a race, never) public.
+                self._ensure_tree_public(job.rel_path)
             remote, needs_put = self._choose_remote(job)
             job = replace(job, remote=remote)
             derived: dict[Rendition, tuple[Path, str]] = {}  # local file, its md5
@@ -185,8 +189,8 @@ class Transfer:
     def _publish(self, job: Job) -> Job:
         published = False
         if self.settings.irods.public:
-            if hasattr(self.linker, "make_tree_public"):
-                self._ensure_tree_public(job.rel_path)
+            if self._tree_linker():
+                self._ensure_tree_public(job.rel_path)  # done already unless resumed here
             else:  # a linker without inheritance: one ACL per object
                 for path in (job.remote, *job.derivatives.values()):
                     self._make_public(job.rel_path, path)
@@ -244,6 +248,9 @@ class Transfer:
         self.retry.call("mkdir", rel_path, lambda: self.store.ensure_collection(path))
         with self._dirs_lock:
             self._made_dirs.add(path)
+
+    def _tree_linker(self) -> bool:
+        return self.settings.irods.public and hasattr(self.linker, "make_tree_public")
 
     def _make_public(self, rel_path: str, path: str) -> None:
         self.retry.call("publish", rel_path, lambda: self.linker.make_public(path))

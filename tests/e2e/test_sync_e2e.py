@@ -311,6 +311,12 @@ def test_demo_runs_offline(tmp_path: Path) -> None:
     assert result.first.counts.mapped == len(LINKED)
     assert result.second.counts.uploaded == 0 and result.second.counts.mapped == 0
     assert sorted({x.catalog for x in result.linked}) == sorted(SPECIMENS)
+    again = run_demo(tmp_path / "demo")  # an earlier demo folder may be reused
+    assert again.first.counts.mapped == len(LINKED)
+    (tmp_path / "mine").mkdir()
+    (tmp_path / "mine" / "precious.jpg").write_bytes(b"x")
+    refused = CliRunner().invoke(cli, ["demo", "--workdir", str(tmp_path / "mine")])
+    assert refused.exit_code == 2 and (tmp_path / "mine" / "precious.jpg").exists()
     cli_run = CliRunner().invoke(cli, ["--no-progress", "demo"])
     assert cli_run.exit_code == 0, cli_run.output
     assert "linked specimens" in cli_run.output and "DEMO000104" in cli_run.output

@@ -100,6 +100,8 @@ def test_first_run_links_good_images_and_reports_bad_ones(tmp_path: Path, drop: 
     assert (c.discovered, c.uploaded, c.published, c.registered) == (8, 5, 5, 5)
     assert (c.mapped, c.unmatched, c.ambiguous, c.failed) == (3, 1, 1, 3)
     assert r.exit_code == 1
+    (finished,) = [e for e in w.events if e.kind is EventKind.FINISHED]
+    assert finished.counts == c
     report = load_report(r.path)  # type: ignore[arg-type]
     entries = {e["rel_path"]: e for e in report["entries"]}
     assert len(entries) == 8 and report["counts"]["mapped"] == 3
@@ -359,3 +361,12 @@ def test_portal_outage_stops_the_run_and_mapping_resumes(tmp_path: Path, drop: P
     assert done  # uploaded, public and with URLs before the portal was needed
     r = w.run()
     assert r.counts.mapped == 3 and r.counts.uploaded == 5 - len(done)  # kept, not re-sent
+
+
+def test_not_public_means_no_acl_calls_and_a_warning(tmp_path: Path, drop: Path) -> None:
+    w = World(make_settings(tmp_path, irods__public=False))
+    r = w.run()
+    assert r.counts.mapped == 3 and r.counts.published == 0
+    assert w.store.calls["make_tree_public"] == 0 and w.store.calls["make_public"] == 0
+    assert any(e.kind is EventKind.INFO and "irods.public is false" in (e.message or "")
+               for e in w.events)  # fmt: skip

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import io
+import struct
 from pathlib import Path
 
 import pytest
@@ -95,11 +96,32 @@ def test_modes_become_rgb(tmp_path: Path, mode: str, fmt: str, ext: str, colour:
         assert px[0] > 200 and px[1] < 60
 
 
+def swapped_primaries_profile() -> bytes:
+    """sRGB with its red and blue primaries exchanged: an RGB space unlike sRGB, so a
+    conversion (not a plain copy of the numbers) is visible in the output."""
+    data = bytearray(ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB")).tobytes())
+    count = struct.unpack(">I", data[128:132])[0]
+    where = {bytes(data[132 + 12 * i : 136 + 12 * i]): 132 + 12 * i for i in range(count)}
+    r, b = where[b"rXYZ"], where[b"bXYZ"]
+    data[r + 4 : r + 12], data[b + 4 : b + 12] = data[b + 4 : b + 12], data[r + 4 : r + 12]
+    data[84:100] = bytes(16)  # the profile ID no longer matches: leave it unset
+    return bytes(data)
+
+
+def test_icc_profile_is_converted_to_srgb(tmp_path: Path) -> None:
+    src = _save(Image.new("RGB", (100, 100), (255, 0, 0)), tmp_path / "p.png", "PNG",
+                icc_profile=swapped_primaries_profile())  # fmt: skip
+    d = make_derivatives(src, tmp_path / "out", SETTINGS)
+    with Image.open(d.files[Rendition.WEB].path) as out:
+        r, g, b = out.getpixel((50, 50))
+        assert "icc_profile" not in out.info  # plain sRGB now
+    assert b > 200 and r < 40 and g < 40  # "red" in that space is blue in sRGB
+
+
 def test_srgb_tagged_image_keeps_its_colours(tmp_path: Path) -> None:
     srgb = ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB")).tobytes()
-    src = _save(
-        Image.new("RGB", (100, 100), (10, 200, 30)), tmp_path / "p.png", "PNG", icc_profile=srgb
-    )
+    src = _save(Image.new("RGB", (100, 100), (10, 200, 30)), tmp_path / "p.png", "PNG",
+                icc_profile=srgb)  # fmt: skip
     d = make_derivatives(src, tmp_path / "out", SETTINGS)
     with Image.open(d.files[Rendition.WEB].path) as out:
         assert out.getpixel((50, 50)) == pytest.approx((10, 200, 30), abs=6)

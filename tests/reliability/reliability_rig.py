@@ -161,11 +161,21 @@ class Rig:
                 else:
                     os.environ[k] = v
 
-    def sync(self, **kwargs: Any) -> Any:
+    def sync(self, *, quick_resend: bool = False, **kwargs: Any) -> Any:
+        """``run_sync`` in-process; ``quick_resend``: the iRODS store re-sends without its
+        back-off pause (faults that need re-sends stay fast)."""
+        from cyverse_link.datastore.irods import IrodsStore
         from cyverse_link.pipeline import run_sync
 
-        with self.environment():
-            return run_sync(self.settings, retry_delay=0, **kwargs)
+        store = None
+        if quick_resend and "store" not in kwargs:
+            store = kwargs["store"] = IrodsStore(self.settings.irods, IRODS_PASSWORD, backoff=0)
+        try:
+            with self.environment():
+                return run_sync(self.settings, retry_delay=0, **kwargs)
+        finally:
+            if store is not None:
+                store.close()
 
     def records(self) -> dict[str, FileRecord]:
         with Ledger(self.settings.state.db_url) as ledger:

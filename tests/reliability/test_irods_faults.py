@@ -54,7 +54,7 @@ class CutOffStore(IrodsStore):
 
 def test_connection_reset_mid_write_is_resent_and_nothing_is_lost(rig: Rig) -> None:
     rig.srv.faults.drop_during_write(5)  # somewhere in the middle of the run
-    report = rig.sync()
+    report = rig.sync(quick_resend=True)
     assert report.counts.failed == 0 and report.exit_code == 0
     assert_consistent(rig, complete=True)
     assert rig.srv.stats.snapshot().connections_opened > 2  # the dropped link was replaced
@@ -85,7 +85,7 @@ def test_drops_beyond_the_retries_fail_that_file_clearly_then_resume(tmp_path: P
 def test_corrupted_catalog_checksum_is_resent(rig: Rig) -> None:
     target = f"{rig.collection}/{rig.rels[2]}"
     rig.srv.faults.corrupt_checksum(target)
-    report = rig.sync()
+    report = rig.sync(quick_resend=True)
     assert report.counts.failed == 0
     assert_consistent(rig, complete=True)  # includes: its catalog checksum is right now
 
@@ -94,7 +94,7 @@ def test_checksum_wrong_on_every_attempt_is_never_counted_as_uploaded(rig: Rig) 
     target = f"{rig.collection}/{rig.rels[2]}"
     for _ in range(rig.settings.irods.retries + 1):
         rig.srv.faults.corrupt_checksum(target)
-    report = rig.sync()
+    report = rig.sync(quick_resend=True)
     assert report.counts.failed == 1 and report.exit_code == 1
     recs = assert_consistent(rig, complete=False)
     bad = recs[rig.rels[2]]
@@ -157,7 +157,7 @@ def test_stage_records_never_claim_more_than_irods_holds(rig: Rig) -> None:
     "derived" (target recorded) but never "uploaded" for a file whose bytes did not land."""
     rig.configure(irods={"retries": 0})
     rig.srv.faults.drop_during_write(1)
-    report = rig.sync()
+    report = rig.sync(quick_resend=True)
     assert report.counts.failed == 1
     recs = assert_consistent(rig, complete=False)
     failed = [r for r in recs.values() if r.status is Status.FAILED]

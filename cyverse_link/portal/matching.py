@@ -10,17 +10,15 @@ Levels, tried in this order for each catalog number (only the sources in ``match
 3. ``omoccuridentifiers.identifierValue``, exact then ignoring leading zeros.
 
 The first level that finds anything decides: one occurrence → MATCHED, several → AMBIGUOUS.
-Comparison is case-insensitive, like MariaDB's default collation. Queries are per batch: one
-for ``catalogNumber`` and, only for the numbers it did not match, one more (a UNION) for the
-fallback sources. Every value is a bound parameter.
+Comparison is case-insensitive, like MariaDB's default collation. At most two queries per
+batch (see ``match_batch``), never one per file; every value is a bound parameter.
 """
 
 from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 import sqlalchemy as sa
 
@@ -53,16 +51,16 @@ def _norm_key(value: str) -> str:
     return _normalize_catalog(value.strip()).casefold()
 
 
-def catalog_variants(catalog: str, strip_leading_zeros: bool) -> list[str]:
+def catalog_variants(catalog: str, strip_leading_zeros: bool, padded: bool = True) -> list[str]:
     """Values to look up with ``IN``: the number itself and, when zeros are ignored, its
-    stripped form and its zero-padded forms up to ``MAX_PADDED_DIGITS`` digits."""
+    stripped form and (``padded``) its zero-padded forms up to ``MAX_PADDED_DIGITS`` digits."""
     catalog = catalog.strip()
     out = [catalog]
     if not strip_leading_zeros:
         return out
     norm = _normalize_catalog(catalog)
     out.append(norm)
-    m = _FIRST_DIGITS.search(norm)
+    m = _FIRST_DIGITS.search(norm) if padded else None
     if m:
         digits = m.group()
         for width in range(len(digits) + 1, MAX_PADDED_DIGITS + 1):
@@ -105,12 +103,50 @@ def _like_pattern(catalog: str, strip_leading_zeros: bool) -> str:
     return f"%{esc(norm[: m.start()])}%{esc(norm[m.start() :])}%"
 
 
-@dataclass(frozen=True)
-class Candidate:
+class Candidate(NamedTuple):  # a NamedTuple: built once per returned row, so cheap matters
     source: str  # one of SOURCES
     occid: int
     value: str | None
     tid: int | None
+
+
+Index = dict[tuple[str, bool], dict[str, dict[int, int | None]]]
+
+
+def index_candidates(candidates: Iterable[Candidate], strip_leading_zeros: bool) -> Index:
+    """(source, zeros ignored?) → comparison key → {occid: tid}, so that resolving a batch is
+    linear in its size."""
+    index: Index = {}
+    modes = (False, True) if strip_leading_zeros else (False,)
+    for c in candidates:
+        if c.value is None:
+            continue
+        values = split_other_numbers(c.value) if c.source == SOURCES[1] else [c.value]
+        for normalized in modes:
+            keyf = _norm_key if normalized else _key
+            bucket = index.setdefault((c.source, normalized), {})
+            for v in values:
+                bucket.setdefault(keyf(v), {}).setdefault(c.occid, c.tid)
+    return index
+
+
+def resolve_indexed(
+    catalog: str, index: Index, match_on: Sequence[str], strip_leading_zeros: bool
+) -> Match:
+    modes = (False, True) if strip_leading_zeros else (False,)
+    for source in SOURCES:
+        if source not in match_on:
+            continue
+        for normalized in modes:
+            key = _norm_key(catalog) if normalized else _key(catalog)
+            hits = index.get((source, normalized), {}).get(key)
+            if not hits:
+                continue
+            if len(hits) == 1:
+                (occid, tid), *_ = hits.items()
+                return Match(catalog, MatchStatus.MATCHED, (occid,), tid)
+            return Match(catalog, MatchStatus.AMBIGUOUS, tuple(sorted(hits)))
+    return Match(catalog, MatchStatus.UNMATCHED)
 
 
 def resolve(
@@ -120,28 +156,8 @@ def resolve(
     strip_leading_zeros: bool,
 ) -> Match:
     """Pure: the Match of one catalog number given the rows a batch query returned."""
-    cands = list(candidates)
-    exact, norm = _key(catalog), _norm_key(catalog)
-    for source in SOURCES:
-        if source not in match_on:
-            continue
-        modes = [False, True] if strip_leading_zeros else [False]
-        for normalized in modes:
-            want = norm if normalized else exact
-            keyf = _norm_key if normalized else _key
-            hits: dict[int, int | None] = {}
-            for c in cands:
-                if c.source != source or c.value is None:
-                    continue
-                values = split_other_numbers(c.value) if source == SOURCES[1] else [c.value]
-                if any(keyf(v) == want for v in values):
-                    hits.setdefault(c.occid, c.tid)
-            if len(hits) == 1:
-                (occid, tid), *_ = hits.items()
-                return Match(catalog, MatchStatus.MATCHED, (occid,), tid)
-            if hits:
-                return Match(catalog, MatchStatus.AMBIGUOUS, tuple(sorted(hits)))
-    return Match(catalog, MatchStatus.UNMATCHED)
+    index = index_candidates(candidates, strip_leading_zeros)
+    return resolve_indexed(catalog, index, match_on, strip_leading_zeros)
 
 
 def query_candidates(
@@ -151,10 +167,14 @@ def query_candidates(
     catalogs: Sequence[str],
     sources: Sequence[str],
     strip_leading_zeros: bool,
+    padded: bool = True,
 ) -> list[Candidate]:
-    """One query (a UNION ALL over ``sources``) for a batch of catalog numbers."""
+    """One query (a UNION ALL over ``sources``) for a batch of catalog numbers; ``padded=False``
+    leaves the zero-padded variants out (a cheap first pass)."""
     occ = schema.occurrences
-    variants = sorted({v for c in catalogs for v in catalog_variants(c, strip_leading_zeros)})
+    variants = sorted(
+        {v for c in catalogs for v in catalog_variants(c, strip_leading_zeros, padded)}
+    )
     selects: list[sa.Select[Any]] = []
     in_coll = occ.col("collid") == collid
     if "catalogNumber" in sources:
@@ -192,10 +212,8 @@ def query_candidates(
     if not selects:
         return []
     stmt = selects[0] if len(selects) == 1 else sa.union_all(*selects)
-    return [
-        Candidate(str(r.source), int(r.occid), r.value, None if r.tid is None else int(r.tid))
-        for r in conn.execute(stmt)
-    ]
+    # the drivers already return ints for the unsigned int columns
+    return [Candidate._make(r) for r in conn.execute(stmt)]
 
 
 def match_batch(
@@ -206,23 +224,33 @@ def match_batch(
     match_on: Sequence[str],
     strip_leading_zeros: bool,
 ) -> dict[str, Match]:
-    """Match one batch: ``catalogNumber`` first, then the fallbacks for the rest only."""
+    """Match one batch in at most two queries.
+
+    1. ``catalogNumber IN (number, number without zeros)``: settles every number that has an
+       exact catalogNumber hit (the usual case, so usually the only query);
+    2. for the rest, one UNION: zero-padded catalogNumber variants, otherCatalogNumbers and
+       omoccuridentifiers (as enabled); each number is then resolved level by level."""
     out: dict[str, Match] = {}
-    todo = list(catalogs)
-    first = [s for s in match_on if s == "catalogNumber"]
-    fallbacks = [s for s in match_on if s != "catalogNumber"]
-    for sources in (first, fallbacks):
-        if not sources or not todo:
-            continue
-        cands = query_candidates(conn, schema, collid, todo, sources, strip_leading_zeros)
+    first: list[Candidate] = []
+    todo = list(dict.fromkeys(catalogs))
+    if "catalogNumber" in match_on:
+        first = query_candidates(
+            conn, schema, collid, todo, ["catalogNumber"], strip_leading_zeros, padded=False
+        )
+        index = index_candidates(first, False)
         left = []
         for catalog in todo:
-            m = resolve(catalog, cands, sources, strip_leading_zeros)
+            m = resolve_indexed(catalog, index, ["catalogNumber"], False)
             if m.status is MatchStatus.UNMATCHED:
                 left.append(catalog)
             else:
                 out[catalog] = m
         todo = left
+    if todo and (strip_leading_zeros or any(s != "catalogNumber" for s in match_on)):
+        second = query_candidates(conn, schema, collid, todo, match_on, strip_leading_zeros)
+        index = index_candidates(first + second, strip_leading_zeros)
+        for catalog in todo:
+            out[catalog] = resolve_indexed(catalog, index, match_on, strip_leading_zeros)
     for catalog in todo:
-        out[catalog] = Match(catalog, MatchStatus.UNMATCHED)
+        out.setdefault(catalog, Match(catalog, MatchStatus.UNMATCHED))
     return out

@@ -7,6 +7,7 @@ order). A missing required column is a ``PortalError`` that names it.
 
 from __future__ import annotations
 
+import functools
 import logging
 import re
 from collections.abc import Iterable
@@ -70,9 +71,11 @@ class BoundTable:
 
     def length(self, name: str) -> int | None:
         """VARCHAR limit of a column, None when unlimited or absent."""
-        column = self.cols.get(name.lower())
-        length = getattr(getattr(column, "type", None), "length", None)
-        return length if isinstance(length, int) else None
+        return self.lengths.get(name.lower())
+
+    @property
+    def lengths(self) -> dict[str, int]:
+        return _lengths(self.table)
 
 
 @dataclass(frozen=True)
@@ -83,6 +86,16 @@ class SymbiotaSchema:
     occurrences: BoundTable
     identifiers: BoundTable | None
     collection_name: str
+
+
+@functools.cache
+def _lengths(table: sa.Table) -> dict[str, int]:
+    out = {}
+    for c in table.columns:
+        length = getattr(c.type, "length", None)
+        if isinstance(length, int):
+            out[c.name.lower()] = length
+    return out
 
 
 def _bind(table: sa.Table, required: Iterable[str], url_text: str) -> BoundTable:

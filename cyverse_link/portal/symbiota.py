@@ -34,7 +34,7 @@ from cyverse_link.models import Match, MediaLink
 from cyverse_link.portal.base import SchemaInfo, WriteResult
 from cyverse_link.portal.matching import SOURCES, match_batch
 from cyverse_link.portal.schema import SymbiotaSchema, detect_schema
-from cyverse_link.portal.writer import Context, Job, prepare, write_batch
+from cyverse_link.portal.writer import Context, Job, Known, look_up, prepare, write_batch
 
 log = logging.getLogger(__name__)
 
@@ -92,6 +92,7 @@ class SymbiotaDb:
         if url.get_backend_name() == "sqlite":
             event.listen(self._engine, "connect", _enable_sqlite_fks)
         self._schema: SymbiotaSchema | None = None
+        self._verified: set[int] = set()  # occids our match() found in the collection
 
     # -- plumbing --------------------------------------------------------------------------
 
@@ -159,7 +160,7 @@ class SymbiotaDb:
                         self.strip_leading_zeros,
                     )
                 )
-                conn.rollback()  # end the read transaction between batches
+        self._verified.update(m.occids[0] for m in out.values() if m.occid is not None)
         return out
 
     def write(
@@ -171,21 +172,23 @@ class SymbiotaDb:
         result = WriteResult()
         with self._connect() as conn:
             ctx = Context(self._detected(conn), self.collid, self.create_skeletal)
-            conn.rollback()  # end detection's implicit transaction; batches begin their own
             jobs: list[Job] = []
             seen: set[str] = set()
             for link, match in links:
                 sid = link.source_identifier
-                if sid in seen:
-                    result.errors[sid] = f"{sid}: given twice in one write; written once"
+                if sid in seen:  # the first one wins; errors/written are keyed by sid
+                    log.warning("%s given twice in one write; the first link is used", sid)
                     continue
                 seen.add(sid)
                 try:
                     jobs.append(prepare(ctx, link, match))
                 except PortalError as exc:
                     result.errors[sid] = str(exc)
+            known = look_up(conn, ctx, jobs, self._verified)
+            conn.rollback()  # end the implicit read transaction; batches begin their own
             for i in range(0, len(jobs), self.batch_size):
-                self._write_with_retry(conn, ctx, jobs[i : i + self.batch_size], dry_run, result)
+                batch = jobs[i : i + self.batch_size]
+                self._write_with_retry(conn, ctx, batch, known, dry_run, result)
         return result
 
     def _write_with_retry(
@@ -193,11 +196,12 @@ class SymbiotaDb:
         conn: sa.Connection,
         ctx: Context,
         jobs: Sequence[Job],
+        known: Known,
         dry_run: bool,
         result: WriteResult,
     ) -> None:
         try:
-            part = self._transaction(conn, ctx, jobs, dry_run)
+            part = self._transaction(conn, ctx, jobs, known, dry_run)
         except DBAPIError as exc:
             if len(jobs) == 1:
                 result.errors[jobs[0].sid] = (
@@ -210,16 +214,21 @@ class SymbiotaDb:
                 _db_message(exc),
             )
             for job in jobs:
-                self._write_with_retry(conn, ctx, [job], dry_run, result)
+                self._write_with_retry(conn, ctx, [job], known, dry_run, result)
             return
         _merge(result, part)
 
     def _transaction(
-        self, conn: sa.Connection, ctx: Context, jobs: Sequence[Job], dry_run: bool
+        self,
+        conn: sa.Connection,
+        ctx: Context,
+        jobs: Sequence[Job],
+        known: Known,
+        dry_run: bool,
     ) -> WriteResult:
         try:
             with conn.begin() as tx:
-                part = write_batch(conn, ctx, jobs, dry_run)
+                part = write_batch(conn, ctx, jobs, known, dry_run)
                 if dry_run:
                     tx.rollback()
                 return part

@@ -1,14 +1,15 @@
 """Write media rows for one batch of links (SPEC §4), idempotent on ``sourceIdentifier``.
 
-A batch runs in one transaction on a connection the caller opened: look the batch's existing
-rows up (one query), check its occurrences still belong to the collection (one query), create
-skeletal occurrences if asked (one lookup, one bulk insert, one read-back), then one bulk
-INSERT and one bulk UPDATE. Unchanged rows are not rewritten. In a dry run only the SELECTs
-run. Values are bound parameters throughout.
+Once per write (``look_up``): the existing rows of the links and whether their occurrences
+still belong to the collection. Then each batch runs in one transaction on a connection the
+caller opened: skeletal occurrences if asked (one lookup, one bulk insert, one read-back),
+then one bulk INSERT and one bulk UPDATE. Unchanged rows are not rewritten.
+In a dry run only the SELECTs run. Values are bound parameters throughout.
 """
 
 from __future__ import annotations
 
+import os
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -17,7 +18,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from cyverse_link.errors import ValueTooLong
+from cyverse_link.errors import AmbiguousMatch, NoMatchingRecord, ValueTooLong
 from cyverse_link.models import Match, MatchStatus, MediaLink
 from cyverse_link.portal.base import WriteResult
 from cyverse_link.portal.schema import BoundTable, SymbiotaSchema
@@ -41,6 +42,16 @@ UPDATE_COLUMNS = (
     "sortOccurrence",
 )
 INSERT_ONLY_COLUMNS = ("sourceIdentifier", "recordID", "imageType", "owner")
+VARIABLE_COLUMNS = (
+    "url",
+    "thumbnailUrl",
+    "originalUrl",
+    "archiveUrl",
+    "format",
+    "hashValue",
+    "mediaMD5",
+    "sourceIdentifier",
+)
 
 
 @dataclass(frozen=True)
@@ -63,10 +74,24 @@ class Context:
     create_skeletal: bool
     # catalogs whose skeletal record a dry run would create (counted once per write call)
     planned_skeletal: set[str] = field(default_factory=set)
+    # computed once: logical → actual name of the media columns we write, and VARCHAR limits
+    names: dict[str, str] = field(init=False)
+    limits: dict[str, int] = field(init=False)
+
+    def __post_init__(self) -> None:
+        m = self.schema.media
+        wanted = (*UPDATE_COLUMNS, *INSERT_ONLY_COLUMNS)
+        self.names = {k: m.col(k).name for k in wanted if m.has(k)}
+        # constants (mediaType, hashFunction, imageType, owner) fit or fail alike: checked
+        # once here through the same path, per link only what varies
+        self.limits = {k: n for k in VARIABLE_COLUMNS if (n := m.length(k)) is not None}
+        constants = {"mediaType": "image", "hashFunction": "MD5", "imageType": "specimen"}
+        constants["owner"] = self.schema.collection_name
+        check_lengths(m, {k: v for k, v in constants.items() if k in self.names}, "media")
 
 
-def media_values(schema: SymbiotaSchema, link: MediaLink) -> dict[str, object]:
-    """The media columns of one link (only those the table has)."""
+def media_values(ctx: Context, link: MediaLink) -> dict[str, object]:
+    """The media columns of one link (only those the table has), by logical name."""
     u = link.urls
     values: dict[str, object] = {
         "url": u.url,
@@ -83,17 +108,21 @@ def media_values(schema: SymbiotaSchema, link: MediaLink) -> dict[str, object]:
         ),
         "sourceIdentifier": link.source_identifier,
         "imageType": "specimen",
-        "owner": schema.collection_name,
+        "owner": ctx.schema.collection_name,
     }
-    return {k: v for k, v in values.items() if schema.media.has(k)}
+    return {k: v for k, v in values.items() if k in ctx.names}
 
 
-def check_lengths(table: BoundTable, values: dict[str, object], what: str) -> None:
+def check_lengths(
+    table: BoundTable, values: dict[str, object], what: str, limits: dict[str, int] | None = None
+) -> None:
     """Raise ``ValueTooLong`` before writing: strict MariaDB would reject it, SQLite would
     store it, and neither should be silently truncated."""
-    for name, value in values.items():
-        limit = table.length(name)
-        if isinstance(value, str) and limit is not None and len(value) > limit:
+    if limits is None:
+        limits = {k: n for k in values if (n := table.length(k)) is not None}
+    for name, limit in limits.items():
+        value = values.get(name)
+        if isinstance(value, str) and len(value) > limit:
             raise ValueTooLong(
                 f"{what}: {name} is {len(value)} characters but {table.table.name}.{name} "
                 f"holds {limit} ({value[:60]}…); shorten the file or folder names"
@@ -102,9 +131,7 @@ def check_lengths(table: BoundTable, values: dict[str, object], what: str) -> No
 
 def prepare(ctx: Context, link: MediaLink, match: Match) -> Job:
     """Validate one link; raises PortalError subclasses with a per-link message."""
-    from cyverse_link.errors import AmbiguousMatch, NoMatchingRecord
-
-    what = f"{link.file_name or link.source_identifier}"
+    what = link.file_name or link.source_identifier
     if match.status is MatchStatus.AMBIGUOUS:
         raise AmbiguousMatch(
             f"{what}: catalog number {link.catalog!r} matches occurrences "
@@ -120,41 +147,77 @@ def prepare(ctx: Context, link: MediaLink, match: Match) -> Job:
         check_lengths(ctx.schema.occurrences, {"catalogNumber": link.catalog}, what)
     elif not match.occids:
         raise NoMatchingRecord(f"{what}: the match for {link.catalog!r} carries no occid")
-    values = media_values(ctx.schema, link)
-    check_lengths(ctx.schema.media, values, what)
+    values = media_values(ctx, link)
+    check_lengths(ctx.schema.media, values, what, ctx.limits)
     return Job(link, match, values)
 
 
-def _existing_rows(
-    conn: sa.Connection, ctx: Context, sids: Sequence[str]
-) -> dict[str, sa.Row[Any]]:
-    """sourceIdentifier → the collection's oldest media row carrying it (exact, case-sensitive:
-    MariaDB's collation is not, iRODS paths are)."""
+def existing_rows(conn: sa.Connection, ctx: Context, sids: Sequence[str]) -> dict[str, Any]:
+    """sourceIdentifier → the collection's oldest media row carrying it, for a whole write.
+
+    ``sourceIdentifier`` has no index in Symbiota, so any lookup by it scans; this does it
+    once per ``write()`` instead of once per batch: one streamed query over the collection's
+    rows whose value starts with the links' common prefix (typically the iRODS collection),
+    keeping only the rows asked for (memory grows with the links, not the table). Matching is
+    exact and case-sensitive: MariaDB's collation is not, iRODS paths are."""
+    if not sids:
+        return {}
     m, occ = ctx.schema.media, ctx.schema.occurrences
     cols = [m.col(ctx.schema.media_id).label("_id"), m.col("sourceIdentifier").label("_sid")]
     cols += [m.col(n).label(n) for n in UPDATE_COLUMNS if m.has(n)]
     stmt = (
         sa.select(*cols)
         .select_from(m.table.join(occ.table, m.col("occid") == occ.col("occid")))
-        .where(occ.col("collid") == ctx.collid, m.col("sourceIdentifier").in_(sids))
+        .where(occ.col("collid") == ctx.collid)
         .order_by(m.col(ctx.schema.media_id))
     )
+    prefix = os.path.commonprefix(list(sids))  # noqa: RUF071 (character-wise on purpose)
+    if prefix:
+        escaped = "".join("/" + ch if ch in "/%_" else ch for ch in prefix)
+        stmt = stmt.where(m.col("sourceIdentifier").like(escaped + "%", escape="/"))
     wanted = set(sids)
-    out: dict[str, sa.Row[Any]] = {}
-    for row in conn.execute(stmt):
+    out: dict[str, Any] = {}
+    for row in conn.execute(stmt.execution_options(yield_per=5000)):
         if row._sid in wanted:
             out.setdefault(str(row._sid), row)
     return out
 
 
-def _occurrences_in_collection(conn: sa.Connection, ctx: Context, occids: set[int]) -> set[int]:
-    if not occids:
-        return set()
+def occurrences_in_collection(
+    conn: sa.Connection, ctx: Context, occids: set[int], chunk: int = 5000
+) -> set[int]:
+    """The given occids that (still) belong to the collection; a Match from another
+    collection or for a deleted record must not be written."""
     occ = ctx.schema.occurrences
-    stmt = sa.select(occ.col("occid")).where(
-        occ.col("collid") == ctx.collid, occ.col("occid").in_(sorted(occids))
+    ids = sorted(occids)
+    found: set[int] = set()
+    for i in range(0, len(ids), chunk):
+        stmt = sa.select(occ.col("occid")).where(
+            occ.col("collid") == ctx.collid, occ.col("occid").in_(ids[i : i + chunk])
+        )
+        found.update(int(v) for v in conn.execute(stmt).scalars())
+    return found
+
+
+@dataclass(frozen=True)
+class Known:
+    """What one write looked up before its batches: existing rows and valid occids."""
+
+    existing: dict[str, Any]  # sourceIdentifier → row (see existing_rows)
+    present: set[int]  # matched occids that are in the collection
+
+
+def look_up(conn: sa.Connection, ctx: Context, jobs: Sequence[Job], verified: set[int]) -> Known:
+    """``verified``: occids this portal's own ``match()`` just found in the collection; only
+    the others (Matches built elsewhere) are checked here. A record deleted in between still
+    fails its foreign key, and the per-link retry reports it."""
+    matched = {j.match.occids[0] for j in jobs if j.match.status is MatchStatus.MATCHED}
+    # Changed content: the row written for the old iRODS path is found (and moved) by it.
+    previous = [p for j in jobs if (p := j.link.previous_source_identifier) and p != j.sid]
+    return Known(
+        existing_rows(conn, ctx, [j.sid for j in jobs] + previous),
+        (matched & verified) | occurrences_in_collection(conn, ctx, matched - verified),
     )
-    return {int(v) for v in conn.execute(stmt).scalars()}
 
 
 def _skeletal_occids(
@@ -207,14 +270,16 @@ def _skeletal_occids(
 
 
 def write_batch(
-    conn: sa.Connection, ctx: Context, jobs: Sequence[Job], dry_run: bool
+    conn: sa.Connection,
+    ctx: Context,
+    jobs: Sequence[Job],
+    known: Known,
+    dry_run: bool,
 ) -> WriteResult:
     """Plan and (unless ``dry_run``) apply one batch inside the caller's transaction.
     Database errors propagate so that the caller rolls the batch back."""
     result = WriteResult()
     m = ctx.schema.media
-    matched = {j.match.occids[0] for j in jobs if j.match.status is MatchStatus.MATCHED}
-    present = _occurrences_in_collection(conn, ctx, matched)
     skeletal = _skeletal_occids(
         conn,
         ctx,
@@ -222,15 +287,14 @@ def write_batch(
         dry_run,
         result,
     )
-    previous = [p for j in jobs if (p := j.link.previous_source_identifier) and p != j.sid]
-    existing = _existing_rows(conn, ctx, [j.sid for j in jobs] + previous)
     inserts: list[dict[str, object]] = []
     updates: list[dict[str, object]] = []
+    names = ctx.names
     for job in jobs:
         if job.match.status is MatchStatus.MATCHED:
             occid: int | None = job.match.occids[0]
             tid = job.match.tid
-            if occid not in present:
+            if occid not in known.present:
                 result.errors[job.sid] = (
                     f"occurrence {occid} (catalog number {job.link.catalog!r}) is not in "
                     f"collection {ctx.collid} any more; run again to re-match"
@@ -239,16 +303,16 @@ def write_batch(
         else:
             occid, tid = skeletal.get(job.link.catalog), None
         values = dict(job.values, occid=occid, tid=tid)
-        row = existing.get(job.sid)
+        row = known.existing.get(job.sid)
         moved = False  # changed content: the row of the old iRODS path is updated in place
         prev = job.link.previous_source_identifier
         if row is None and prev and prev != job.sid:
-            row = existing.get(prev)
+            row = known.existing.get(prev)
             moved = row is not None
         if row is None:
-            if m.has("recordID"):
+            if "recordID" in ctx.names:
                 values["recordID"] = str(uuid.uuid4())
-            inserts.append({m.col(k).name: v for k, v in values.items()})
+            inserts.append({names[k]: v for k, v in values.items()})
             result.inserted += 1
         else:
             new = {k: values[k] for k in UPDATE_COLUMNS if k in values}
@@ -264,11 +328,11 @@ def write_batch(
     if inserts:
         conn.execute(m.table.insert(), inserts)
     if updates:
-        names = [k for k in (*UPDATE_COLUMNS, "sourceIdentifier") if f"v_{k}" in updates[0]]
+        keys = [k for k in (*UPDATE_COLUMNS, "sourceIdentifier") if f"v_{k}" in updates[0]]
         stmt = (
             sa.update(m.table)
             .where(m.col(ctx.schema.media_id) == sa.bindparam("_id"))
-            .values({m.col(k).name: sa.bindparam(f"v_{k}") for k in names})
+            .values({names[k]: sa.bindparam(f"v_{k}") for k in keys})
         )
         conn.execute(stmt, updates)
     return result

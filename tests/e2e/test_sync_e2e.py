@@ -369,3 +369,25 @@ def test_check_with_bisque_and_an_unreachable_portal(
     assert any(ln.startswith("= bisque") and "logged in" in ln for ln in lines), result.output
     assert any(ln.startswith("! symbiota") for ln in lines), result.output
     assert result.exit_code == 3
+
+
+def test_awkward_names_go_through(tmp_path: Path, irods: SandboxIrods, env: None) -> None:
+    """Spaces, accents, '#', '%' and '&' in folder and file names: real iRODS paths,
+    percent-encoded URLs, the same sourceIdentifier on the second run."""
+    config = write_config(tmp_path, irods, mode="csv")
+    src = tmp_path / "in"
+    (src / "Bandeja nº 3 #1 & 50%").mkdir()
+    good = src / "DEMO000101.jpg"
+    odd = src / "Bandeja nº 3 #1 & 50%" / "DEMO000102 dorsal (copy).jpg"
+    odd.write_bytes(good.read_bytes())
+    result = sync_cli(config, "--json")
+    assert result.exit_code == 1, result.output
+    path = "/iplant/home/shared/herbarium/ASU/Bandeja nº 3 #1 & 50%/DEMO000102 dorsal (copy).jpg"
+    assert irods.object(path).checksum == md5_of(odd)
+    (csv_path,) = (tmp_path / "out").glob("*.csv")
+    with csv_path.open(encoding="utf-8") as fh:
+        row = next(r for r in csv.DictReader(fh) if r["sourceIdentifier"] == f"irods:{path}")
+    assert row["catalogNumber"] == "DEMO000102"
+    assert "/Bandeja%20n%C2%BA%203%20%231%20%26%2050%25/" in row["originalUrl"]
+    assert sync_cli(config, "--json").exit_code == 1
+    assert json.loads(sync_cli(config, "--json").stdout)["counts"]["uploaded"] == 0

@@ -370,3 +370,22 @@ def test_not_public_means_no_acl_calls_and_a_warning(tmp_path: Path, drop: Path)
     assert w.store.calls["make_tree_public"] == 0 and w.store.calls["make_public"] == 0
     assert any(e.kind is EventKind.INFO and "irods.public is false" in (e.message or "")
                for e in w.events)  # fmt: skip
+
+
+def test_many_files_many_workers(tmp_path: Path) -> None:
+    src = tmp_path / "in"
+    for i in range(60):
+        folder = src / f"box{i % 5}"
+        folder.mkdir(parents=True, exist_ok=True)
+        buf = io.BytesIO()
+        Image.new("RGB", (64, 48), (i, 2 * i, 255 - i)).save(buf, "JPEG")
+        (folder / f"ASU{i:07d}.jpg").write_bytes(buf.getvalue())
+    w = World(make_settings(tmp_path, irods__threads=4, symbiota__batch_size=7))
+    w.portal.specimens = {f"ASU{i:07d}": [1000 + i] for i in range(60)}
+    r = w.run()
+    assert (r.counts.uploaded, r.counts.mapped, r.counts.failed) == (60, 60, 0)
+    assert len(w.portal.rows) == 60 and len(w.objects()) == 60 * 3
+    assert all(len(b) <= 7 for b in w.portal.match_calls)
+    led = w.ledger()
+    assert {(v.stage, v.status) for v in led.values()} == {(Stage.MAPPED, Status.DONE)}
+    assert {v.occid for v in led.values()} == set(range(1000, 1060))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -37,3 +38,40 @@ def portal(backend_url: str, flavour: Flavour) -> Iterator[Portal]:
     for db in p.opened:
         db.close()
     engine.dispose()
+
+
+READONLY = [pytest.param(("sqlite", f), id=f"sqlite-{f}") for f in FLAVOURS] + [
+    pytest.param(("mariadb", f), id=f"mariadb-{f}", marks=pytest.mark.mariadb) for f in FLAVOURS
+]
+
+
+@pytest.fixture(scope="module", params=READONLY)
+def readonly_portal(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Portal]:
+    """One seeded database per module, backend and flavour, for tests that only read it."""
+    backend, flavour = request.param
+    if backend == "sqlite":
+        url = f"sqlite:///{tmp_path_factory.mktemp('sym') / 'symbiota.sqlite'}"
+        drop = None
+    else:
+        server = str(request.getfixturevalue("mariadb_server"))
+        name = f"cl_test_{uuid.uuid4().hex[:12]}"
+        admin = sa.create_engine(server)
+        with admin.begin() as conn:
+            conn.execute(sa.text(f"CREATE DATABASE `{name}` CHARACTER SET utf8mb4"))
+        url, drop = f"{server}/{name}?charset=utf8mb4", name
+    engine = sa.create_engine(url)
+    create_symbiota_schema(engine, flavour)
+    p = Portal(url, flavour, engine)
+    seed(p)
+    try:
+        yield p
+    finally:
+        for db in p.opened:
+            db.close()
+        engine.dispose()
+        if drop:
+            with admin.begin() as conn:
+                conn.execute(sa.text(f"DROP DATABASE IF EXISTS `{drop}`"))
+            admin.dispose()

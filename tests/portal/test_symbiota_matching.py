@@ -14,6 +14,12 @@ from cyverse_link.models import Match, MatchStatus
 M, U, A = MatchStatus.MATCHED, MatchStatus.UNMATCHED, MatchStatus.AMBIGUOUS
 
 
+@pytest.fixture
+def portal(readonly_portal: Portal) -> Portal:
+    """Matching only reads: one seeded database per backend × flavour for this module."""
+    return readonly_portal
+
+
 def one(p: Portal, catalog: str, **kwargs: Any) -> Match:
     return p.db(**kwargs).match([catalog])[catalog]
 

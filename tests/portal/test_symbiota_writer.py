@@ -102,6 +102,19 @@ def test_value_too_long_is_a_per_link_error(portal: Portal) -> None:
     assert [r["occid"] for r in portal.rows()] == [portal.occ["bare"]]
 
 
+def test_limits_count_characters_not_bytes(portal: Portal) -> None:
+    """varchar(150) holds 150 characters in utf8mb4, accented or not."""
+    db = portal.db()
+    prefix = "irods:/iplant/home/shared/demo/"
+    name = "Ñandú_" + "é" * (150 - len(prefix) - len("Ñandú_") - len(".jpg")) + ".jpg"
+    lk = link("ASU1234", name)
+    assert len(lk.source_identifier) == 150
+    result = db.write(mapped(db, [lk]))
+    assert not result.errors and result.inserted == 1
+    assert portal.rows()[0]["sourceIdentifier"] == lk.source_identifier
+    assert db.write(mapped(db, [lk])).unchanged == 1
+
+
 def test_failing_batch_is_rolled_back_and_retried_per_link(portal: Portal) -> None:
     db = portal.db(batch_size=10)
     existing = link("5678")
@@ -117,6 +130,22 @@ def test_failing_batch_is_rolled_back_and_retried_per_link(portal: Portal) -> No
     rows = portal.rows()
     assert len(rows) == 2
     assert rows[0]["url"] == existing.urls.url
+
+
+def test_record_deleted_after_matching_fails_alone(portal: Portal) -> None:
+    """The foreign key catches it (SQLite too: the portal turns foreign keys on)."""
+    db = portal.db()
+    links = [link("ASU1234"), link("5678")]
+    pairs = mapped(db, links)
+    with portal.engine.begin() as conn:
+        conn.execute(
+            sa.text("DELETE FROM omoccurrences WHERE occid = :o"), {"o": portal.occ["bare"]}
+        )
+    result = db.write(pairs)
+    assert list(result.errors) == [links[1].source_identifier]
+    assert "refused" in result.errors[links[1].source_identifier]
+    assert result.inserted == 1
+    assert [r["occid"] for r in portal.rows()] == [portal.occ["padded"]]
 
 
 def _reject_url(p: Portal, url: str) -> None:

@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.engine import Engine
+from sqlalchemy.engine import Connection, Engine
 
 from cyverse_link.errors import LedgerError
 from cyverse_link.ledger_schema import (
@@ -297,6 +297,17 @@ class Ledger:
             values.setdefault("attempts", 0)
         self._upsert(rel_path, stage, status, values, "recording progress")
 
+    def advance_many(self, items: Iterable[tuple[str, Stage, Status, Mapping[str, Any]]]) -> None:
+        """Several ``advance`` calls (same semantics, applied in order) in ONE transaction: for
+        bulk callers such as ``link``, where a commit per row would dominate the run."""
+        with self._errors("recording progress"), self._engine.begin() as conn:
+            for rel_path, stage, status, fields in items:
+                values = self._values(fields)
+                values.setdefault("error", None)
+                if status is Status.DONE:
+                    values.setdefault("attempts", 0)
+                _upsert_row(conn, rel_path, stage, status, values, count=False)
+
     def fail(self, rel_path: str, stage: Stage, error: str, **fields: Any) -> None:
         """Record a failed attempt at ``stage``: status FAILED, ``attempts`` + 1, the error."""
         values = self._values(fields)
@@ -319,15 +330,8 @@ class Ledger:
         *,
         count: bool = False,
     ) -> None:
-        values = {**values, "stage": int(stage), "status": status.value, "updated_at": _now()}
         with self._errors(what), self._engine.begin() as conn:
-            update = _update_statement(frozenset(values), count)
-            done = conn.execute(update, {"_rel_path": rel_path, **values}).rowcount
-            if not done:
-                row = {"size": 0, "mtime_ns": 0, "problems": "", "attempts": 0, **values}
-                if count:
-                    row["attempts"] = 1
-                conn.execute(files.insert(), {"rel_path": rel_path, **row})
+            _upsert_row(conn, rel_path, stage, status, values, count=count)
 
     def forget(self, rel_path: str) -> None:
         """Drop a row (e.g. the file was removed and should be treated as new if it returns)."""
@@ -367,6 +371,25 @@ class Ledger:
         return RunRecord(
             m["id"], m["command"], m["started"], m["finished"], counts, m["report_path"]
         )
+
+
+def _upsert_row(
+    conn: Connection,
+    rel_path: str,
+    stage: Stage,
+    status: Status,
+    values: dict[str, Any],
+    *,
+    count: bool,
+) -> None:
+    values = {**values, "stage": int(stage), "status": status.value, "updated_at": _now()}
+    update = _update_statement(frozenset(values), count)
+    done = conn.execute(update, {"_rel_path": rel_path, **values}).rowcount
+    if not done:
+        row = {"size": 0, "mtime_ns": 0, "problems": "", "attempts": 0, **values}
+        if count:
+            row["attempts"] = 1
+        conn.execute(files.insert(), {"rel_path": rel_path, **row})
 
 
 @functools.lru_cache(maxsize=128)

@@ -50,8 +50,12 @@ class ReportEntry:
     problems: tuple[Problem, ...] = ()
     detail: str | None = None  # why a file is bad or flagged
     error: str | None = None  # why a step failed
+    previous_urls: MediaUrls | None = None  # relink: the row's URLs before the rewrite
 
     def to_dict(self) -> dict[str, Any]:
+        extra: dict[str, Any] = {}
+        if self.previous_urls is not None:
+            extra["previous_urls"] = dataclasses.asdict(self.previous_urls)
         return {
             "rel_path": self.rel_path,
             "action": self.action,
@@ -68,6 +72,7 @@ class ReportEntry:
             "problems": [p.value for p in self.problems],
             "detail": self.detail,
             "error": self.error,
+            **extra,
         }
 
 

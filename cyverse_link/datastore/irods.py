@@ -195,6 +195,20 @@ class IrodsStore:
                 objects.setdefault(posixpath.join(r.coll, r.name), []).append(r)
         return iter([_fold(path, reps) for path, reps in sorted(objects.items())])
 
+    def list_avu(self, root: str, attribute: str) -> Iterator[tuple[str, str]]:
+        """``(object path, value)`` for every data object under ``root`` carrying the AVU
+        ``attribute`` (the raw name: this reads others' metadata such as CyVerse's protected
+        ``ipc-bisque-id``), in keyset-paged GenQueries like ``list``. Raises
+        ServiceUnavailable, PermissionDenied."""
+        root = posixpath.normpath(root) if root != "/" else root
+        prefix = root.rstrip("/") + "/"
+        found: set[tuple[str, str]] = set()
+        for cond in (Collection.name == root, Like(Collection.name, prefix + "%")):
+            rows = self._call("listing metadata of", root,
+                              partial(_scan_avu, cond=cond, attribute=attribute))  # fmt: skip
+            found.update(r for r in rows if r[0].startswith(prefix))
+        return iter(sorted(found))
+
     def ensure_collection(self, path: str) -> None:
         path = posixpath.normpath(path)
         if path in self._known_collections:
@@ -379,6 +393,24 @@ def _scan(session: iRODSSession, *, cond: Criterion) -> list[_Replica]:
         edge = page[-1][0]
         whole = [(i, r) for i, r in page if i < edge] or page
         out += [r for _, r in whole]
+        last = whole[-1][0]
+
+
+def _scan_avu(session: iRODSSession, *, cond: Criterion, attribute: str) -> list[tuple[str, str]]:
+    """``(path, value)`` of AVU ``attribute`` on objects matching ``cond``, paged by data id."""
+    out: list[tuple[str, str]] = []
+    last = -1
+    while True:
+        q = session.query(DataObject.id, Collection.name, DataObject.name, DataObjectMeta.value)
+        q = q.filter(cond, DataObjectMeta.name == attribute, DataObject.id > last)
+        rows = q.order_by(DataObject.id).limit(PAGE_SIZE).all()
+        page = [(int(r[DataObject.id]), posixpath.join(r[Collection.name], r[DataObject.name]),
+                 str(r[DataObjectMeta.value])) for r in rows]  # fmt: skip
+        if len(page) < PAGE_SIZE:
+            return out + [(p, v) for _, p, v in page]
+        edge = page[-1][0]  # a full page may cut one object's rows: re-read its id
+        whole = [x for x in page if x[0] < edge] or page
+        out += [(p, v) for _, p, v in whole]
         last = whole[-1][0]
 
 

@@ -22,6 +22,7 @@ from typing import Any, NamedTuple
 
 import sqlalchemy as sa
 
+from cyverse_link.identifiers import normalize_catalog
 from cyverse_link.models import Match, MatchStatus
 from cyverse_link.portal.schema import SymbiotaSchema
 
@@ -32,23 +33,12 @@ _SEPARATORS = re.compile(r"[;|,]")
 _LIKE_ESCAPE = "/"
 
 
-def _normalize_catalog(value: str) -> str:
-    """Strip the leading zeros of the first digit run: ``ASU0001234``→``ASU1234``,
-    ``0001234``→``1234``, ``000``→``0``. (Private: ``cyverse_link.identifiers`` will own the
-    public one.)"""
-    m = _FIRST_DIGITS.search(value)
-    if not m:
-        return value
-    digits = m.group().lstrip("0") or "0"
-    return value[: m.start()] + digits + value[m.end() :]
-
-
 def _key(value: str) -> str:
     return value.strip().casefold()
 
 
 def _norm_key(value: str) -> str:
-    return _normalize_catalog(value.strip()).casefold()
+    return normalize_catalog(value.strip()).casefold()
 
 
 def catalog_variants(catalog: str, strip_leading_zeros: bool, padded: bool = True) -> list[str]:
@@ -58,7 +48,7 @@ def catalog_variants(catalog: str, strip_leading_zeros: bool, padded: bool = Tru
     out = [catalog]
     if not strip_leading_zeros:
         return out
-    norm = _normalize_catalog(catalog)
+    norm = normalize_catalog(catalog)
     out.append(norm)
     m = _FIRST_DIGITS.search(norm) if padded else None
     if m:
@@ -96,7 +86,7 @@ def _like_pattern(catalog: str, strip_leading_zeros: bool) -> str:
     catalog = catalog.strip()
     if not strip_leading_zeros:
         return f"%{esc(catalog)}%"
-    norm = _normalize_catalog(catalog)
+    norm = normalize_catalog(catalog)
     m = _FIRST_DIGITS.search(norm)
     if not m:
         return f"%{esc(norm)}%"

@@ -33,8 +33,22 @@ from cyverse_link.errors import (
 from cyverse_link.models import Match, MediaLink
 from cyverse_link.portal.base import SchemaInfo, WriteResult
 from cyverse_link.portal.matching import SOURCES, match_batch
+from cyverse_link.portal.rewrite import (
+    MediaRow,
+    rows_pointing_at,
+    rows_with_source_identifiers,
+    update_rows,
+)
 from cyverse_link.portal.schema import SymbiotaSchema, detect_schema
-from cyverse_link.portal.writer import Context, Job, Known, look_up, prepare, write_batch
+from cyverse_link.portal.writer import (
+    Context,
+    Job,
+    Known,
+    check_lengths,
+    look_up,
+    prepare,
+    write_batch,
+)
 
 log = logging.getLogger(__name__)
 
@@ -236,6 +250,78 @@ class SymbiotaDb:
             if exc.connection_invalidated:
                 raise self._unavailable(exc) from exc
             raise
+
+    # -- relink: existing rows, rewritten in place (portal/rewrite.py) ----------------------
+
+    def media_rows_pointing_at(
+        self, hosts: Sequence[str], *, batch_size: int | None = None
+    ) -> Iterator[list[MediaRow]]:
+        """Batches of the collection's media rows whose URLs point at one of ``hosts``, in
+        media id order (keyset paged: one query per batch, flat memory)."""
+        after, limit = 0, batch_size or self.batch_size
+        while True:
+            with self._connect() as conn:
+                rows = rows_pointing_at(
+                    conn, self._detected(conn), self.collid, hosts, after_id=after, limit=limit
+                )
+            if not rows:
+                return
+            yield rows
+            after = rows[-1].media_id
+
+    def media_ids_by_source_identifier(self, sids: Sequence[str]) -> dict[str, int]:
+        """sourceIdentifier → media id of the collection's row already carrying it."""
+        with self._connect() as conn:
+            return rows_with_source_identifiers(conn, self._detected(conn), self.collid, sids)
+
+    def media_table(self) -> tuple[str, str]:
+        """(table, id column): ``("media", "mediaID")`` or ``("images", "imgid")``."""
+        with self._connect() as conn:
+            schema = self._detected(conn)
+        return schema.info.table, schema.media_id
+
+    def rewrite_rows(
+        self, changes: Sequence[tuple[int, dict[str, Any]]], *, dry_run: bool = False
+    ) -> dict[int, str]:
+        """Update existing rows by media id (one transaction per batch; a rejected batch is
+        retried row by row). Returns media id → error for rows not written; never inserts or
+        deletes. ``dry_run`` only validates."""
+        errors: dict[int, str] = {}
+        with self._connect() as conn:
+            schema = self._detected(conn)
+            conn.rollback()
+            valid: list[tuple[int, dict[str, Any]]] = []
+            for media_id, values in changes:
+                try:
+                    check_lengths(schema.media, values, f"{schema.media_id} {media_id}")
+                except PortalError as exc:
+                    errors[media_id] = str(exc)
+                    continue
+                valid.append((media_id, values))
+            if dry_run:
+                return errors
+            for i in range(0, len(valid), self.batch_size):
+                self._rewrite_batch(conn, schema, valid[i : i + self.batch_size], errors)
+        return errors
+
+    def _rewrite_batch(
+        self,
+        conn: sa.Connection,
+        schema: SymbiotaSchema,
+        batch: Sequence[tuple[int, dict[str, Any]]],
+        errors: dict[int, str],
+    ) -> None:
+        try:
+            with conn.begin():
+                update_rows(conn, schema, batch)
+        except DBAPIError as exc:
+            if exc.connection_invalidated:
+                raise self._unavailable(exc) from exc
+            if len(batch) == 1:
+                errors[batch[0][0]] = f"the database refused the update: {_db_message(exc)}"
+                return
+            for one in batch:
+                self._rewrite_batch(conn, schema, [one], errors)
 
     def close(self) -> None:
         self._engine.dispose()

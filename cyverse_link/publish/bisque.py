@@ -226,6 +226,17 @@ class BisqueClient:
                 return sorted(hits, key=lambda r: not r.published)[0]
         return None
 
+    def lookup(self, uniq: str) -> BisqueResource | None:
+        """The resource ``uniq`` (its ``value`` is the ``irods://`` URL for files registered
+        from iRODS); None when BisQue has no such resource or hides it (403/404)."""
+        try:
+            resp = self._request("GET", f"/data_service/{uniq}", params={"view": "short"})
+        except BisqueRefused as exc:
+            if exc.status in (403, 404):
+                return None
+            raise
+        return self._resource(resp, "lookup")
+
     def register(
         self, irods_value: str, name: str, tags: Mapping[str, str] | None = None
     ) -> tuple[BisqueResource, bool]:

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import pytest
 
+from cyverse_link.identifiers import normalize_catalog
 from cyverse_link.models import MatchStatus
 from cyverse_link.portal.matching import (
     Candidate,
-    _normalize_catalog,
     catalog_variants,
     resolve,
     split_other_numbers,
@@ -27,7 +27,7 @@ from cyverse_link.portal.matching import (
     ],
 )
 def test_normalize_catalog(value: str, expected: str) -> None:
-    assert _normalize_catalog(value) == expected
+    assert normalize_catalog(value) == expected
 
 
 def test_variants_cover_both_directions() -> None:

@@ -213,10 +213,11 @@ def _base_rows(
     tables: set[str],
     conds: list[tuple[int, str]],
     persona: tuple[int, ...],
+    tests: list[tuple[int, Callable[[str], bool]]] | None = None,
 ) -> Iterable[dict[int, str]]:
     admin = cat.is_admin(user)
     if tables & {"D", "DM", "DA"}:
-        yield from _object_rows(cat, user, admin, tables, conds, persona)
+        yield from _object_rows(cat, user, admin, tables, conds, persona, tests)
     elif tables & {"C", "CM", "CA"}:
         name = _equals(conds, 501)
         colls = [cat.colls[name]] if name is not None and name in cat.colls else []
@@ -237,6 +238,7 @@ def _object_rows(
     tables: set[str],
     conds: list[tuple[int, str]],
     persona: tuple[int, ...],
+    tests: list[tuple[int, Callable[[str], bool]]] | None = None,
 ) -> Iterable[dict[int, str]]:
     coll_name, data_name, coll_id = _equals(conds, 501), _equals(conds, 403), _equals(conds, 402)
     if coll_id is not None and coll_name is None:
@@ -248,6 +250,14 @@ def _object_rows(
         objs = [o for p, o in cat.objs.items() if split(p)[0] == coll_name]
     else:
         objs = list(cat.objs.values())
+    # Conditions on the data id and the collection name are checked before whole rows are
+    # built (the same tests run again on the rows): a keyset-paged listing of a big catalog
+    # (``D_DATA_ID > n`` and ``COLL_NAME like …``) then costs per page what remains, not all.
+    early = [(c, t) for c, t in tests or () if c in (401, 501)]
+    if early:
+        objs = [
+            o for o in objs if all(t(str(o.id) if c == 401 else split(o.path)[0]) for c, t in early)
+        ]
     for obj in objs:
         if not admin and cat.level(user, obj) < READ:
             continue
@@ -314,7 +324,7 @@ def execute(
         base_tables = tables - {"U"} if tables != {"U"} else tables
         if "U" in tables and base_tables != tables and not base_tables & {"DA", "CA"}:
             raise IrodsError(-806000, "the sandbox joins users only through access columns")
-        rows = list(_base_rows(cat, user, base_tables, conds, persona))
+        rows = list(_base_rows(cat, user, base_tables, conds, persona, tests))
         if "U" in tables and base_tables != tables:
             rows = _join_users(cat, rows, tables)
     rows = [r for r in rows if all(test(r.get(c, "")) for c, test in tests)]

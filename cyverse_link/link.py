@@ -1,0 +1,373 @@
+"""``link IRODS_COLLECTION``: link images already in CyVerse to specimens (SPEC §2).
+
+One paged listing of the collection (``DataStore.list``), then everything from memory:
+originals are identified from their names, derivatives (``_derivatives/…``) attach to their
+original, URLs come from the configured provider and the links go through the same
+``mapping.Mapper`` (batched match + idempotent writer on ``sourceIdentifier``) and ledger as
+``sync``. Ledger rows are keyed ``irods:<path>`` so they never collide with drop-folder files.
+
+Per object only two things can cost a round trip: an object without a catalog checksum (the
+server computes one, ``DataStore.checksum``) and, with the BisQue provider, its registration.
+``--publish`` makes the whole tree public with one recursive ACL (plus ``inherit``), not one
+call per object. ``dry_run`` writes nothing anywhere (not even the ledger or a checksum): it
+lists, identifies and matches, and reports what would be linked, unmatched or ambiguous.
+"""
+
+from __future__ import annotations
+
+import copy
+import posixpath
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any, Protocol
+
+from cyverse_link import wiring
+from cyverse_link.collection_index import CollectionIndex
+from cyverse_link.config import Settings
+from cyverse_link.datastore.base import DataStore
+from cyverse_link.errors import ConfigError, CyverseLinkError
+from cyverse_link.events import Event, EventHandler, EventKind, ignore
+from cyverse_link.identifiers import load_mapping_csv, parse_identifier
+from cyverse_link.ledger import FileRecord, Ledger, RunLock
+from cyverse_link.mapping import Mapped, Mapper
+from cyverse_link.models import (
+    Counts,
+    Match,
+    MatchStatus,
+    MediaUrls,
+    RemoteObject,
+    Stage,
+    Status,
+)
+from cyverse_link.pipeline import lock_path
+from cyverse_link.portal.base import Portal
+from cyverse_link.publish.base import UrlProvider
+from cyverse_link.publish.davanon import DavAnonProvider
+from cyverse_link.report import ReportEntry, ReportWriter, RunReport
+from cyverse_link.transfer import Job
+
+__all__ = ["LEDGER_PREFIX", "LinkStore", "ledger_key", "run_link"]
+
+LEDGER_PREFIX = "irods:"
+
+
+class LinkStore(DataStore, Protocol):
+    """A data store that can also make things public (``IrodsStore``, ``MemoryStore``)."""
+
+    def make_tree_public(self, collection: str) -> None: ...
+
+    def is_public(self, remote: str) -> bool: ...
+
+
+def ledger_key(irods_path: str) -> str:
+    """The ledger row of an iRODS object linked in place (drop-folder rows are relative)."""
+    return LEDGER_PREFIX + irods_path
+
+
+def check_collection(settings: Settings, collection: str) -> str:
+    """The normalised absolute path; ``ConfigError`` (exit 2) for a relative or foreign one."""
+    zone = settings.irods.zone
+    path = posixpath.normpath(collection.strip()) if collection.strip() else ""
+    if not path.startswith(f"/{zone}/"):
+        raise ConfigError(
+            f"IRODS_COLLECTION must be an absolute path in zone {zone!r}, like "
+            f"/{zone}/home/shared/<folder>/…; got {collection!r}"
+        )
+    return path
+
+
+def run_link(
+    settings: Settings,
+    collection: str,
+    *,
+    publish: bool = False,
+    dry_run: bool = False,
+    on_event: EventHandler | None = None,
+    store: LinkStore | None = None,
+    portal: Portal | None = None,
+    provider: UrlProvider | None = None,
+) -> RunReport:
+    """Link every image under ``collection`` to its specimen; returns the run's report.
+
+    Adapters not given are built from ``settings`` (and closed again). Raises
+    ``ConfigError`` (bad collection), ``ServiceUnavailable`` (iRODS or the portal away),
+    ``LedgerError``; a problem with one object is recorded, counted and reported instead.
+    """
+    path = check_collection(settings, collection)
+    if dry_run:
+        return _link(settings, path, publish, True, on_event, store, portal, provider)
+    with RunLock(lock_path(settings)):  # one run per config, whatever the command
+        return _link(settings, path, publish, False, on_event, store, portal, provider)
+
+
+def _link(
+    settings: Settings,
+    path: str,
+    publish: bool,
+    dry_run: bool,
+    on_event: EventHandler | None,
+    store: LinkStore | None,
+    portal: Portal | None,
+    provider: UrlProvider | None,
+) -> RunReport:
+    opened: list[Any] = []
+    try:
+        # Adapters first: a missing password is a config error before any state is made.
+        if store is None:
+            store = wiring.build_store(settings)
+            opened.append(store)
+        if portal is None:
+            portal = wiring.build_portal(settings)
+            opened.append(portal)
+        if provider is None:
+            provider = wiring.build_provider(settings)
+            client = getattr(provider, "client", None)
+            if client is not None:
+                opened.append(client)
+        ledger = (
+            Ledger.open_existing(settings.state.db_url)
+            if dry_run
+            else Ledger(settings.state.db_url)
+        )
+        try:
+            run = _LinkRun(settings, store, portal, provider, ledger, on_event or ignore, dry_run)
+            return run.execute(path, publish=publish)
+        finally:
+            if ledger is not None:
+                ledger.close()
+    finally:
+        for thing in reversed(opened):
+            thing.close()
+
+
+class _LinkRun:
+    def __init__(
+        self,
+        settings: Settings,
+        store: LinkStore,
+        portal: Portal,
+        provider: UrlProvider,
+        ledger: Ledger | None,
+        emit: EventHandler,
+        dry_run: bool,
+    ) -> None:
+        self.settings = settings
+        self.store = store
+        self.portal = portal
+        self.provider = provider
+        self.ledger = ledger
+        self.emit = emit
+        self.dry_run = dry_run
+        self.counts = Counts()
+        for name in ("derivatives", "ignored", "unidentified", "checksummed"):
+            self.counts.extra[name] = 0
+        if dry_run:
+            self.counts.extra["would_link"] = 0
+        ident = settings.identifiers
+        self.mapping = load_mapping_csv(ident.mapping_csv) if ident.mapping_csv else None
+        self.writer: ReportWriter | None = None
+        self.pending: list[tuple[Job, ReportEntry]] = []  # dry run: waiting for a match batch
+        self.buffer: list[tuple[str, Stage, Status, dict[str, Any]]] = []  # ledger, per batch
+        self.mapper: Mapper | None = None
+        if not dry_run:
+            assert ledger is not None
+            self.mapper = Mapper(
+                portal, settings.symbiota, self._record, self._fail, emit, self._mapped
+            )
+
+    # -- the run ------------------------------------------------------------------------------
+
+    def execute(self, collection: str, *, publish: bool) -> RunReport:
+        report_dir = self.settings.state.report_dir
+        run_id = self.ledger.start_run("link") if self.ledger and not self.dry_run else None
+        with ReportWriter(report_dir, "link", dry_run=self.dry_run) as writer:
+            self.writer = writer
+            version = self.store.server_version()
+            self.emit(Event(EventKind.INFO, message=f"iRODS server {version}"))
+            index = CollectionIndex(self.settings.source.include).add(self.store.list(collection))
+            self.counts.extra["derivatives"] = index.derivative_count
+            self.counts.extra["ignored"] = len(index.ignored)
+            self.emit(Event(EventKind.INFO, message=(
+                f"{collection}: {len(index.originals)} images, {index.derivative_count} "
+                f"derivatives, {len(index.ignored)} other objects"
+            )))  # fmt: skip
+            self._publish(collection, publish, bool(index.originals))
+            batch = self.settings.symbiota.batch_size
+            for i in range(0, len(index.originals), batch):
+                chunk = index.originals[i : i + batch]
+                known = self._records([ledger_key(o.path) for o in chunk])
+                for obj in chunk:
+                    self._one(obj, index, known.get(ledger_key(obj.path)), publish)
+                if self.dry_run:
+                    self._match_pending()
+                self._commit()
+            if self.mapper is not None:
+                self.mapper.flush()
+            self._match_pending()
+            self._commit()
+            self.emit(Event(EventKind.FINISHED, counts=copy.deepcopy(self.counts)))
+            report = writer.finish(self.counts)
+        if run_id is not None and self.ledger is not None:
+            self.ledger.finish_run(run_id, self.counts, report.path)
+        return report
+
+    def _records(self, keys: list[str]) -> dict[str, FileRecord]:
+        return self.ledger.get_many(keys) if self.ledger is not None else {}
+
+    def _publish(self, collection: str, publish: bool, any_images: bool) -> None:
+        if not any_images:
+            return
+        if publish and not self.dry_run:
+            self.store.make_tree_public(collection)
+            self.emit(Event(EventKind.INFO, message=f"{collection}: anonymous read, inherited"))
+        elif not publish and not self.store.is_public(collection):
+            self.emit(Event(EventKind.INFO, message=(
+                f"{collection} is not public: its dav-anon URLs will not load until anonymous "
+                "may read it; run `cyverse-link link --publish` (or set the ACL yourself)"
+            )))  # fmt: skip
+
+    def _one(
+        self, obj: RemoteObject, index: CollectionIndex, rec: FileRecord | None, publish: bool
+    ) -> None:
+        c = self.counts
+        key = ledger_key(obj.path)
+        c.discovered += 1
+        self.emit(Event(EventKind.DISCOVERED, key))
+        ident = parse_identifier(posixpath.basename(obj.path), self.settings.identifiers,
+                                 self.mapping)  # fmt: skip
+        if ident is None:
+            c.extra["unidentified"] += 1
+            why = (f"no catalog number in the name (identifiers.pattern "
+                   f"{self.settings.identifiers.pattern!r} does not match)")  # fmt: skip
+            self._add(ReportEntry(key, Stage.IDENTIFIED, Status.SKIPPED, action="unidentified",
+                                  irods_path=obj.path, error=why))  # fmt: skip
+            return
+        if (
+            rec is not None
+            and rec.complete
+            and rec.size == obj.size
+            and (rec.md5 == obj.checksum or (obj.checksum is None and rec.md5 is not None))
+        ):
+            c.unchanged += 1
+            self.emit(Event(EventKind.UNCHANGED, key))
+            self._add(ReportEntry(key, Stage.MAPPED, Status.DONE, action="unchanged",
+                                  catalog=rec.catalog, suffix=rec.suffix, irods_path=obj.path,
+                                  urls=rec.urls, occid=rec.occid))  # fmt: skip
+            return
+        md5 = obj.checksum
+        try:
+            if md5 is None and not self.dry_run:
+                md5 = self.store.checksum(obj.path)  # the server computes and registers it
+                c.extra["checksummed"] += 1
+            derivatives = index.derivatives_for(obj.path, md5)
+            urls = self._urls(obj.path, derivatives)
+        except CyverseLinkError as exc:
+            self._failed(key, obj.path, ident.catalog, Stage.REGISTERED, str(exc))
+            return
+        job = Job(key, Path(obj.path), obj.size, 0, md5 or "", ident.catalog, ident.suffix,
+                  obj.path, resume_at=Stage.REGISTERED, derivatives=derivatives,
+                  urls=urls)  # fmt: skip
+        if self.dry_run:
+            entry = ReportEntry(key, Stage.IDENTIFIED, Status.PENDING, action="link",
+                                catalog=ident.catalog, suffix=ident.suffix, irods_path=obj.path,
+                                urls=urls)  # fmt: skip
+            self.pending.append((job, entry))
+            return
+        assert self.mapper is not None and urls is not None
+        self._record(key, Stage.REGISTERED, Status.DONE, size=obj.size, md5=md5,
+                     catalog=ident.catalog, suffix=ident.suffix, irods_path=obj.path,
+                     urls=urls, occid=None)  # fmt: skip
+        c.registered += 1
+        c.published += int(publish)
+        self.mapper.add(job)
+
+    def _urls(self, path: str, derivatives: Mapping[Any, str]) -> MediaUrls | None:
+        # A dry run never registers anything: only dav-anon URLs (pure strings) are shown.
+        if self.dry_run and not isinstance(self.provider, DavAnonProvider):
+            return None
+        return self.provider.urls_for(path, derivatives)
+
+    # -- results ------------------------------------------------------------------------------
+
+    def _record(self, key: str, stage: Stage, status: Status, **fields: Any) -> None:
+        # Buffered and committed per batch (``_commit``): a commit per object would dominate
+        # a run over tens of thousands of objects. Losing a buffer to a kill costs nothing:
+        # the writer is idempotent on sourceIdentifier, so the re-run finds the rows unchanged.
+        self.buffer.append((key, stage, status, fields))
+        if status is Status.DONE and stage < Stage.MAPPED:
+            self.emit(Event(EventKind.STAGE_DONE, key, stage))
+
+    def _commit(self) -> None:
+        if self.buffer and self.ledger is not None:
+            buffer, self.buffer = self.buffer, []
+            self.ledger.advance_many(buffer)
+
+    def _fail(self, key: str, stage: Stage, why: str) -> None:
+        self._commit()  # keep the order of this object's transitions
+        assert self.ledger is not None
+        self.ledger.fail(key, stage, why)
+
+    def _failed(self, key: str, path: str, catalog: str | None, stage: Stage, why: str) -> None:
+        self.counts.failed += 1
+        if self.ledger is not None and not self.dry_run:
+            self._commit()
+            self.ledger.fail(key, stage, why, irods_path=path, catalog=catalog)
+        self.emit(Event(EventKind.FAILED, key, stage, message=why))
+        self._add(ReportEntry(key, stage, Status.FAILED, action="link", catalog=catalog,
+                              irods_path=path, error=why))  # fmt: skip
+
+    def _mapped(self, m: Mapped) -> None:
+        c, job = self.counts, m.job
+        if m.linked:
+            c.mapped += 1
+            status, stage = Status.DONE, Stage.MAPPED
+        elif m.status is MatchStatus.AMBIGUOUS:
+            c.ambiguous += 1
+            status, stage = Status.SKIPPED, Stage.MAPPED
+        elif m.status is MatchStatus.UNMATCHED:
+            c.unmatched += 1
+            status, stage = Status.SKIPPED, Stage.MAPPED
+        else:
+            c.failed += 1
+            status, stage = Status.FAILED, Stage.MAPPED
+        self._add(ReportEntry(job.rel_path, stage, status, action="link", catalog=job.catalog,
+                              suffix=job.suffix, irods_path=job.remote, urls=job.urls,
+                              occid=m.occid or None,
+                              match=m.status.value if m.status else None,
+                              error=m.error))  # fmt: skip
+
+    def _match_pending(self) -> None:
+        """Dry run: one batched match for the waiting entries, then report them."""
+        pending, self.pending = self.pending, []
+        if not pending:
+            return
+        matches = self.portal.match(sorted({job.catalog for job, _ in pending}))
+        for job, entry in pending:
+            match = matches.get(job.catalog) or Match(job.catalog, MatchStatus.UNMATCHED)
+            self._count_match(match)
+            self._add(_with_match(entry, match))
+
+    def _count_match(self, match: Match) -> None:
+        if match.status is MatchStatus.MATCHED:
+            self.counts.extra["would_link"] += 1
+        elif match.status is MatchStatus.AMBIGUOUS:
+            self.counts.ambiguous += 1
+        elif self.settings.symbiota.create_skeletal:
+            self.counts.extra["would_link"] += 1
+        else:
+            self.counts.unmatched += 1
+
+    def _add(self, entry: ReportEntry) -> None:
+        assert self.writer is not None
+        self.writer.add(entry)
+
+
+def _with_match(entry: ReportEntry, match: Match) -> ReportEntry:
+    from dataclasses import replace
+
+    error = None
+    if match.status is MatchStatus.AMBIGUOUS:
+        error = f"ambiguous: matches occurrences {', '.join(map(str, match.occids))}"
+    elif match.status is MatchStatus.UNMATCHED:
+        error = f"unmatched: no occurrence with catalog number {entry.catalog}"
+    return replace(entry, occid=match.occid, match=match.status.value, error=error)

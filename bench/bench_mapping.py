@@ -12,8 +12,8 @@ Both run on an empty media table, five times, alternating. Times shown are the b
 the ratio is the median of the five paired ratios (bare time / ours time of adjacent runs,
 which share the machine's load: it is shared). The last line is ``RATIO symbiota_mapping
 <ours/bare throughput>``.
-Usage: ``python bench/bench_mapping.py [N [BATCH_SIZE]]`` (defaults 50000 and 500, the config
-default); the server is ``$CYVERSE_LINK_TEST_MARIADB`` or
+Usage: ``python bench/bench_mapping.py [--quick] [N [BATCH_SIZE]]`` (defaults 50000, or 5000
+with ``--quick``, and 500, the config default); the server is ``$CYVERSE_LINK_TEST_MARIADB`` or
 ``mysql+pymysql://root@127.0.0.1:3306``.
 """
 
@@ -162,7 +162,8 @@ def main(n: int, batch_size: int) -> None:
 
 
 if __name__ == "__main__":
+    args = [a for a in sys.argv[1:] if a != "--quick"]
     main(
-        int(sys.argv[1]) if len(sys.argv) > 1 else 50_000,
-        int(sys.argv[2]) if len(sys.argv) > 2 else 500,
+        int(args[0]) if args else (5_000 if "--quick" in sys.argv else 50_000),
+        int(args[1]) if len(args) > 1 else 500,
     )

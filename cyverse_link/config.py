@@ -280,6 +280,13 @@ def _check_semantics(s: Settings) -> None:
             re.compile(rule.pattern)
         except re.error as exc:
             raise ConfigError(f"identifiers.replace[{i}].pattern: invalid ({exc})") from None
+        try:  # the template too: a bad group reference would fail every file mid-run
+            re.sub(rule.pattern, rule.replacement, "")
+        except (re.error, IndexError) as exc:
+            raise ConfigError(
+                f"identifiers.replace[{i}].replacement: invalid ({exc}); use \\1 or \\g<name> "
+                "for groups the rule's pattern has"
+            ) from None
     allowed = {"catalogNumber", "otherCatalogNumbers", "omoccuridentifiers"}
     for name in s.identifiers.match_on:
         if name not in allowed:

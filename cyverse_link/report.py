@@ -64,7 +64,9 @@ class ReportEntry:
             "catalog": self.catalog,
             "suffix": self.suffix,
             "irods_path": self.irods_path,
-            "urls": dataclasses.asdict(self.urls) if self.urls else None,
+            # vars(), not dataclasses.asdict: asdict deep-copies every field and was the
+            # largest single cost of a 100k-file plan (bench/bench_plan.py).
+            "urls": dict(vars(self.urls)) if self.urls else None,
             "occid": self.occid,
             "match": self.match,
             "problems": [p.value for p in self.problems],

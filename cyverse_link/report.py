@@ -12,6 +12,7 @@ to the last entry. Layout::
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import json
 import os
@@ -208,10 +209,10 @@ class ReportWriter:
     def close(self) -> None:
         """Close without finishing (the ``.part`` file stays, marking an interrupted run)."""
         if not self._closed:
-            try:
-                self._flush()  # what was added is kept: the .part file is readable up to it
-            finally:
-                self._fh.close()
+            # Keep what was added (the .part file is readable up to it), but never let a
+            # failing write here hide the error that interrupted the run.
+            with contextlib.suppress(CyverseLinkError), contextlib.closing(self._fh):
+                self._flush()
             self._closed = True
 
     def __enter__(self) -> ReportWriter:

@@ -250,3 +250,13 @@ def test_lean_ledger_read_sqlite(tmp_path: Path) -> None:
 
 def test_lean_ledger_read_mariadb(mariadb_url: str) -> None:
     check_join_rows(mariadb_url)
+
+
+def test_interrupted_report_keeps_the_buffered_unchanged_entries(tmp_path: Path) -> None:
+    with pytest.raises(RuntimeError), ReportWriter(tmp_path, "plan", dry_run=True) as w:
+        for i in range(3):
+            w.add_unchanged(f"ASU{i}.jpg", f"ASU{i}", None, None, None, i)
+        raise RuntimeError("killed")
+    text = w.path.with_name(w.path.name + ".part").read_text()
+    entries = json.loads(text + "]}")["entries"]  # readable up to the last entry
+    assert [e["rel_path"] for e in entries] == ["ASU0.jpg", "ASU1.jpg", "ASU2.jpg"]

@@ -117,7 +117,7 @@ class IdentifierParser:
         return Identifier(catalog=found[0], suffix=found[1]) if found else None
 
     def __call__(self, file_name: str) -> tuple[str, str | None] | None:
-        # stem_of and _clean, inlined, with shortcuts that give the same result (per-file cost).
+        # stem_of and the " _-." trimming, inlined, with shortcuts giving the same result.
         name = file_name[file_name.rfind("/") + 1 :]
         if "\\" in name:
             name = name[name.rfind("\\") + 1 :]
@@ -157,13 +157,6 @@ class IdentifierParser:
             catalog = rx.sub(replacement, catalog)
         catalog = catalog.strip()
         return (catalog, suffix) if catalog else None
-
-
-def _clean(value: str | None) -> str | None:
-    if value is None:
-        return None
-    value = value.strip(" _-.")
-    return value or None
 
 
 def normalize_catalog(value: str) -> str:

@@ -312,8 +312,8 @@ class _Progress:
         return self
 
     def on_plan_event(self, event: PlanEvent) -> None:
-        if self._progress is not None and event.kind == "file":
-            self._progress.advance(self._task)
+        if self._progress is not None and event.kind in ("file", "unchanged"):
+            self._progress.advance(self._task, event.count)
 
     def __exit__(self, *exc: object) -> None:
         if self._progress is not None:

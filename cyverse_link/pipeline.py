@@ -346,6 +346,10 @@ def _plan_events(emit: EventHandler) -> Callable[[PlanEvent], None]:
     def forward(event: PlanEvent) -> None:
         if event.kind == "file":
             emit(Event(EventKind.DISCOVERED, event.rel_path, message=event.detail))
+        elif event.kind == "unchanged":  # a batch of unchanged files, the last one named
+            if emit is not ignore:
+                for _ in range(event.count):
+                    emit(Event(EventKind.DISCOVERED, event.rel_path))
         else:
             emit(Event(EventKind.INFO, event.rel_path, message=f"skipped: {event.detail}"))
 

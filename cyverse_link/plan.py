@@ -14,11 +14,13 @@ from __future__ import annotations
 
 import dataclasses
 import enum
+import itertools
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from cyverse_link.config import Settings
-from cyverse_link.identifiers import load_mapping_csv, parse_identifier
+from cyverse_link.identifiers import IdentifierParser, load_mapping_csv
 from cyverse_link.ledger import FileRecord, Ledger
 from cyverse_link.models import (
     Counts,
@@ -31,7 +33,7 @@ from cyverse_link.models import (
     Status,
 )
 from cyverse_link.report import ReportEntry, ReportWriter, RunReport
-from cyverse_link.scan import scan
+from cyverse_link.scan import HANDLED, scan
 
 __all__ = [
     "Decision",
@@ -46,6 +48,7 @@ __all__ = [
 
 Matcher = Callable[[Sequence[str]], Mapping[str, Match]]
 MATCH_BATCH = 500
+PROGRESS_EVERY = 1000
 
 
 class Decision(enum.StrEnum):
@@ -72,12 +75,15 @@ class PlanItem:
 
 @dataclass(frozen=True)
 class PlanEvent:
-    """Progress for the CLI: ``kind`` is ``file`` (one per scanned file) or ``skipped``."""
+    """Progress for the CLI: ``kind`` is ``file`` (one per scanned file that is not plainly
+    unchanged), ``unchanged`` (``count`` unchanged files since the last such event, the last of
+    them ``rel_path``: sent every ``PROGRESS_EVERY`` files, not per file) or ``skipped``."""
 
     kind: str
     rel_path: str
     decision: Decision | None = None
     detail: str | None = None
+    count: int = 1
 
 
 def decide(
@@ -122,14 +128,89 @@ class RecordCursor:
 
     def known(self, rel_path: str, size: int, mtime_ns: int) -> LocalFile | None:
         """The ``scan`` callback: the recorded file when size and mtime still match."""
-        record = self.lookup(rel_path)
-        if record is not None and record.same_file(size, mtime_ns):
-            local = record.to_local_file()
-            if Problem.NO_CATALOG_NUMBER in local.problems:  # about the name, not the content
-                kept = tuple(p for p in local.problems if p is not Problem.NO_CATALOG_NUMBER)
-                local = dataclasses.replace(local, problems=kept)
-            return local
-        return None
+        return _known_local(self.lookup(rel_path), size, mtime_ns)
+
+
+def _known_local(record: FileRecord | None, size: int, mtime_ns: int) -> LocalFile | None:
+    if record is not None and record.same_file(size, mtime_ns):
+        local = record.to_local_file()
+        if Problem.NO_CATALOG_NUMBER in local.problems:  # about the name, not the content
+            kept = tuple(p for p in local.problems if p is not Problem.NO_CATALOG_NUMBER)
+            local = dataclasses.replace(local, problems=kept)
+        return local
+    return None
+
+
+class _PlanJoin:
+    """``run_plan``'s merge-join of the scan with the ledger's raw rows (flat memory, like
+    ``RecordCursor``), with a fast path for the bulk of a warm plan: a file whose row is
+    complete, same size and mtime, with no problem, detail or error, and whose name still
+    parses to a catalog number is decided UNCHANGED right in the ``scan`` callback. Its report
+    entry is written from the raw row and it is counted, with no ``LocalFile``, ``PlanItem``,
+    decoded record or per-file event (progress goes out every ``PROGRESS_EVERY`` files).
+    Everything else takes the normal path: the whole row is read with ``Ledger.get``."""
+
+    def __init__(
+        self,
+        ledger: Ledger | None,
+        parse: IdentifierParser,
+        writer: ReportWriter,
+        max_web_bytes: int,
+        emit: Callable[[PlanEvent], None],
+    ) -> None:
+        self._ledger = ledger
+        batches = ledger.iter_join_rows() if ledger is not None else iter(())
+        self._rows: Iterator[Sequence[Any]] = itertools.chain.from_iterable(batches)
+        self._row: Sequence[Any] | None = next(self._rows, None)
+        self._parse = parse.__call__  # bound: cheaper than calling the instance
+        self._add_unchanged = writer.add_unchanged
+        self._max_web_bytes = max_web_bytes
+        self._emit = emit
+        self._full: FileRecord | None = None
+        self.unchanged = 0
+        self._since_event = 0
+        self._last = ""
+
+    def known(self, rel_path: str, size: int, mtime_ns: int) -> LocalFile | None:
+        """The ``scan`` callback: ``HANDLED`` (fast path), the recorded file, or None."""
+        row = self._row
+        while row is not None and row[0] < rel_path:
+            row = next(self._rows, None)
+        self._row = row
+        if row is None or row[0] != rel_path:
+            return None
+        _, rsize, rmtime, settled, irods, urls, occid = row
+        if rsize != size or rmtime != mtime_ns:
+            return None
+        if settled and size <= self._max_web_bytes:
+            found = self._parse(rel_path)
+            if found is not None:
+                self._add_unchanged(rel_path, found[0], found[1], irods, urls, occid)
+                self.unchanged += 1
+                self._since_event += 1
+                self._last = rel_path
+                if self._since_event >= PROGRESS_EVERY:
+                    self.progress()
+                return HANDLED
+        return _known_local(self.record(rel_path), size, mtime_ns)
+
+    def record(self, rel_path: str) -> FileRecord | None:
+        """The whole ledger row of ``rel_path`` (the file ``scan`` just yielded), or None."""
+        row = self._row
+        while row is not None and row[0] < rel_path:
+            row = next(self._rows, None)
+        self._row = row
+        if row is None or row[0] != rel_path or self._ledger is None:
+            return None
+        if self._full is None or self._full.rel_path != rel_path:
+            self._full = self._ledger.get(rel_path)
+        return self._full
+
+    def progress(self) -> None:
+        """The ``unchanged`` event for the files handled since the last one (if any)."""
+        if self._since_event:
+            n, self._since_event = self._since_event, 0
+            self._emit(PlanEvent("unchanged", self._last, Decision.UNCHANGED, None, n))
 
 
 def iter_plan(
@@ -141,10 +222,10 @@ def iter_plan(
 ) -> Iterator[PlanItem]:
     """Scan, identify and compare with the ledger, one file at a time, in ``rel_path`` order."""
     cursor = RecordCursor(ledger.iter_records() if ledger is not None else iter(()))
-    rules = settings.identifiers
+    parse = IdentifierParser(settings.identifiers, mapping).parse
     for local in scan(settings.source, known=cursor.known, on_skip=on_skip):
         record = cursor.lookup(local.rel_path)
-        identifier = parse_identifier(local.rel_path, rules, mapping)
+        identifier = parse(local.rel_path)
         decision, reason = decide(local, identifier, record)
         yield PlanItem(local, identifier, record, decision, reason)
 
@@ -170,18 +251,25 @@ def run_plan(
     if matcher is not None:
         extra["matched"] = 0
     ledger = Ledger.open_existing(settings.state.db_url)
+    parse = IdentifierParser(settings.identifiers, mapping)
     try:
         with ReportWriter(settings.state.report_dir, "plan", dry_run=True) as writer:
+            join = _PlanJoin(ledger, parse, writer, settings.source.max_web_bytes, emit)
             pending: list[PlanItem] = []
 
             def skipped(rel: str, why: str) -> None:
                 extra["skipped"] = extra.get("skipped", 0) + 1
                 emit(PlanEvent("skipped", rel, None, why))
 
-            for item in iter_plan(settings, ledger, mapping=mapping, on_skip=skipped):
+            for local in scan(settings.source, known=join.known, on_skip=skipped):
+                rel = local.rel_path
+                record = join.record(rel)
+                identifier = parse.parse(rel)
+                decision, reason = decide(local, identifier, record)
+                item = PlanItem(local, identifier, record, decision, reason)
                 counts.discovered += 1
                 _count(counts, item)
-                emit(PlanEvent("file", item.local.rel_path, item.decision, item.reason))
+                emit(PlanEvent("file", rel, item.decision, item.reason))
                 if matcher is not None and item.needs_work:
                     pending.append(item)
                     if len(pending) >= MATCH_BATCH:
@@ -190,6 +278,9 @@ def run_plan(
                     writer.add(_entry(item, None))
             if pending:
                 _flush(pending, matcher, counts, writer)  # type: ignore[arg-type]
+            join.progress()
+            counts.discovered += join.unchanged
+            counts.unchanged += join.unchanged
             return writer.finish(counts)
     finally:
         if ledger is not None:

@@ -12,11 +12,13 @@ to the last entry. Layout::
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import json
 import os
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from json.encoder import encode_basestring  # type: ignore[attr-defined]
 from pathlib import Path
 from types import TracebackType
 from typing import Any, TextIO
@@ -27,6 +29,8 @@ from cyverse_link.models import Counts, MediaUrls, Problem, Stage, Status
 __all__ = ["COUNT_NAMES", "FORMAT", "ReportEntry", "ReportWriter", "RunReport", "load_report"]
 
 FORMAT = "cyverse-link-report/1"
+BLOCK = 512  # entries buffered before a write (bounded: memory stays flat)
+_enc = encode_basestring  # json's own string encoder (C), as json.dumps(ensure_ascii=False)
 COUNT_NAMES = (
     "discovered", "unchanged", "uploaded", "published", "registered", "mapped", "unmatched",
     "ambiguous", "failed",
@@ -140,6 +144,7 @@ class ReportWriter:
             ) from None
         self._part = self.path.with_name(self.path.name + ".part")
         self._first = True
+        self._pending: list[str] = []
         self._closed = False
         head = {"format": FORMAT, "command": command, "started": _iso(self.started)}
         head["dry_run"] = dry_run  # type: ignore[assignment]
@@ -154,13 +159,46 @@ class ReportWriter:
             ) from None
 
     def add(self, entry: ReportEntry) -> None:
-        sep = "\n" if self._first else ",\n"
-        self._first = False
-        self._write(sep + json.dumps(entry.to_dict(), ensure_ascii=False))
+        self._flush()
+        self._pending.append(json.dumps(entry.to_dict(), ensure_ascii=False))
+        self._flush()  # straight to the file: an interrupted run keeps it
+
+    def add_unchanged(
+        self,
+        rel_path: str,
+        catalog: str,
+        suffix: str | None,
+        irods_path: str | None,
+        urls_json: str | None,
+        occid: int | None,
+    ) -> None:
+        """The entry ``add`` writes for a plan's unchanged file (action ``unchanged``, stage
+        ``mapped``, status ``done``, no match/problems/detail/error), built as text: the fast
+        path of a warm plan. ``urls_json`` is the ledger's stored JSON object of the URLs,
+        embedded as is (same keys and values as ``ReportEntry.urls``)."""
+        pending = self._pending
+        pending.append(
+            f'{{"rel_path": {_enc(rel_path)}, "action": "unchanged", "stage": "mapped", '
+            f'"status": "done", "catalog": {_enc(catalog)}, '
+            f'"suffix": {"null" if suffix is None else _enc(suffix)}, '
+            f'"irods_path": {"null" if irods_path is None else _enc(irods_path)}, '
+            f'"urls": {urls_json or "null"}, "occid": {"null" if occid is None else occid}, '
+            '"match": null, "problems": [], "detail": null, "error": null}'
+        )
+        if len(pending) >= BLOCK:  # out in blocks: one write per BLOCK entries, not per file
+            self._flush()
+
+    def _flush(self) -> None:
+        if self._pending:
+            sep = "\n" if self._first else ",\n"
+            self._first = False
+            self._write(sep + ",\n".join(self._pending))
+            self._pending.clear()
 
     def finish(self, counts: Counts, finished: datetime | None = None) -> RunReport:
         """Write the counts, close the file and give it its final name."""
         end = finished or _utcnow()
+        self._flush()
         tail = {"finished": _iso(end), "counts": dataclasses.asdict(counts)}
         self._write("\n], " + json.dumps(tail)[1:] + "\n")
         self._fh.close()
@@ -171,7 +209,10 @@ class ReportWriter:
     def close(self) -> None:
         """Close without finishing (the ``.part`` file stays, marking an interrupted run)."""
         if not self._closed:
-            self._fh.close()
+            # Keep what was added (the .part file is readable up to it), but never let a
+            # failing write here hide the error that interrupted the run.
+            with contextlib.suppress(CyverseLinkError), contextlib.closing(self._fh):
+                self._flush()
             self._closed = True
 
     def __enter__(self) -> ReportWriter:

@@ -17,8 +17,11 @@ import fnmatch
 import hashlib
 import logging
 import os
-from collections.abc import Callable, Iterator
+import re
+from collections.abc import Callable, Iterable, Iterator
+from operator import itemgetter
 from pathlib import Path
+from stat import S_ISREG
 
 from cyverse_link import sniff
 from cyverse_link.config import SourceSettings
@@ -27,16 +30,31 @@ from cyverse_link.models import LocalFile, Problem
 from cyverse_link.naming import DERIVATIVE_DIR
 from cyverse_link.sniff import TAIL_BYTES, check_image, extension_problem, sniff_mime
 
-__all__ = ["CHUNK", "KnownLookup", "SkipCallback", "ignored_reason", "inspect_file", "scan"]
+__all__ = [
+    "CHUNK",
+    "HANDLED",
+    "KnownLookup",
+    "SkipCallback",
+    "ignored_reason",
+    "inspect_file",
+    "scan",
+]
 
 log = logging.getLogger(__name__)
 
 CHUNK = 1024 * 1024
 EMPTY_MD5 = hashlib.md5(b"").hexdigest()
 _TEMP_SUFFIXES = (".part", ".crdownload", ".partial", ".tmp", ".download", "~")
+_first = itemgetter(0)
+_FD_WALK = os.scandir in os.supports_fd and os.open in os.supports_dir_fd
+_DIR_FLAGS = os.O_RDONLY | getattr(os, "O_DIRECTORY", 0)
 
 KnownLookup = Callable[[str, int, int], LocalFile | None]
-"""``(rel_path, size, mtime_ns)`` → the file's previous ``LocalFile`` when it is unchanged."""
+"""``(rel_path, size, mtime_ns)`` → the file's previous ``LocalFile`` when it is unchanged, or
+``HANDLED`` when the caller has dealt with the file itself (``scan`` then skips it)."""
+HANDLED = LocalFile("", 0, 0)
+"""What a ``known`` callback returns for a file it has fully handled (``plan``'s fast path for
+unchanged files): ``scan`` yields nothing for it. Compared by identity."""
 SkipCallback = Callable[[str, str], None]
 """``(rel_path, reason)`` for folders or files left out for a reason worth reporting."""
 
@@ -54,26 +72,63 @@ def ignored_reason(name: str, is_dir: bool) -> str | None:
 
 
 class _Filter:
-    """Case-insensitive include/exclude globs (``fnmatch``; ``*`` also crosses ``/``)."""
+    """Case-insensitive include/exclude globs (``fnmatch``; ``*`` also crosses ``/``).
+
+    Compiled once per scan: plain extension globs (``*.jpg``, the default include list) become
+    one ``str.endswith`` tuple; all other patterns of a kind become ONE regex of
+    ``fnmatch.translate`` alternatives, so a file costs one test, not one ``fnmatch`` per
+    pattern. ``active`` is False when there are no patterns (the walk then skips the filter)."""
 
     def __init__(self, include: tuple[str, ...], exclude: tuple[str, ...]) -> None:
-        self.include = tuple(p.lower() for p in include)
-        self.exclude = tuple(p.lower() for p in exclude)
+        self.active = bool(include or exclude)
+        inc = [p.lower() for p in include]
+        exc = [p.lower() for p in exclude]
+        # "*.ext" matches a path exactly when it matches the path's last name: test the name.
+        self._exclude_ends = tuple(p[1:] for p in exc if _plain_suffix(p))
+        self._exclude = _combined(p for p in exc if not _plain_suffix(p))
+        self._include = bool(inc)
+        self._include_ends = tuple(p[1:] for p in inc if _plain_suffix(p))
+        self._include_rel = _combined(p for p in inc if "/" in p)
+        self._include_name = _combined(p for p in inc if "/" not in p and not _plain_suffix(p))
+        simple = not exc and self._include_rel is None and self._include_name is None
+        self.only_ends = self._include_ends if simple and self._include_ends else None
+        """Set when the whole filter is "name ends with one of these" (the walk inlines it)."""
 
     def excluded(self, rel: str, name: str) -> bool:
-        rel, name = rel.lower(), name.lower()
-        return any(
-            fnmatch.fnmatchcase(rel, p) or fnmatch.fnmatchcase(name, p) for p in self.exclude
-        )
+        lower = name.lower()
+        if self._exclude_ends and lower.endswith(self._exclude_ends):
+            return True
+        match = self._exclude.match if self._exclude is not None else None
+        return match is not None and (match(rel.lower()) is not None or match(lower) is not None)
 
     def dir_excluded(self, rel: str, name: str) -> bool:
         return self.excluded(rel, name) or self.excluded(rel + "/", name)
 
     def included(self, rel: str, name: str) -> bool:
-        if not self.include:
+        if not self._include:
             return True
-        rel, name = rel.lower(), name.lower()
-        return any(fnmatch.fnmatchcase(rel if "/" in p else name, p) for p in self.include)
+        lower = name.lower()
+        if self._include_ends and lower.endswith(self._include_ends):
+            return True
+        by_rel, by_name = self._include_rel, self._include_name
+        return (by_rel is not None and by_rel.match(rel.lower()) is not None) or (
+            by_name is not None and by_name.match(lower) is not None
+        )
+
+    def keep_file(self, rel: str, name: str) -> bool:
+        return not self.excluded(rel, name) and self.included(rel, name)
+
+
+def _plain_suffix(pattern: str) -> bool:
+    """``*.jpg``-like: a star, then no wildcard and no folder separator."""
+    rest = pattern[1:]
+    return pattern.startswith("*") and not any(ch in rest for ch in "*?[/")
+
+
+def _combined(patterns: Iterable[str]) -> re.Pattern[str] | None:
+    """One regex matching (whole string) wherever any of the globs would ``fnmatchcase``."""
+    parts = [fnmatch.translate(p) for p in patterns]  # each ends with \Z: alternatives are safe
+    return re.compile("|".join(parts)) if parts else None
 
 
 def scan(
@@ -103,76 +158,111 @@ def _walk(
     skip: SkipCallback,
     max_web_bytes: int,
     seen_dirs: set[tuple[int, int]],
+    parent_fd: int | None = None,
 ) -> Iterator[LocalFile]:
+    # Each folder is opened once and listed and stat-ed through its descriptor (fstatat):
+    # no path lookup from the root per file, which was a visible share of a warm plan.
+    fd: int | None = None
     try:
-        st = folder.stat()
-        if (st.st_dev, st.st_ino) in seen_dirs:  # a symlink loop
-            skip(prefix.rstrip("/"), "folder already scanned (symbolic link loop)")
+        try:
+            if _FD_WALK:
+                where = folder if parent_fd is None else folder.name
+                fd = os.open(where, _DIR_FLAGS, dir_fd=parent_fd)
+                st = os.fstat(fd)
+            else:
+                st = folder.stat()
+            if (st.st_dev, st.st_ino) in seen_dirs:  # a symlink loop
+                skip(prefix.rstrip("/"), "folder already scanned (symbolic link loop)")
+                return
+            seen_dirs.add((st.st_dev, st.st_ino))
+            with os.scandir(folder if fd is None else fd) as it:
+                entries = list(it)
+        except OSError as exc:
+            log.warning("cannot list %s: %s", folder, exc.strerror)
+            skip(prefix.rstrip("/") or ".", f"cannot list folder: {exc.strerror}")
             return
-        seen_dirs.add((st.st_dev, st.st_ino))
-        with os.scandir(folder) as it:
-            entries = list(it)
-    except OSError as exc:
-        log.warning("cannot list %s: %s", folder, exc.strerror)
-        skip(prefix.rstrip("/") or ".", f"cannot list folder: {exc.strerror}")
-        return
+        yield from _entries(folder, prefix, entries, fd, flt, known, skip, max_web_bytes, seen_dirs)
+    finally:
+        if fd is not None:
+            os.close(fd)
+
+
+def _entries(
+    folder: Path,
+    prefix: str,
+    entries: list[os.DirEntry[str]],
+    fd: int | None,
+    flt: _Filter,
+    known: KnownLookup | None,
+    skip: SkipCallback,
+    max_web_bytes: int,
+    seen_dirs: set[tuple[int, int]],
+) -> Iterator[LocalFile]:
+    # Hidden names go before the sort; folders are keyed "name/" (see the module docstring).
     keyed: list[tuple[str, os.DirEntry[str], bool]] = []
     for entry in entries:
         name = entry.name
-        try:
-            name.encode("utf-8")
-        except UnicodeEncodeError:  # undecodable bytes in the name: cannot go in a report/URL
-            log.warning("skipping %r: file name is not valid UTF-8; rename it", entry.path)
-            skip(prefix + name.encode("utf-8", "replace").decode(), "file name is not UTF-8")
+        if not name.isascii():
+            try:
+                name.encode("utf-8")
+            except UnicodeEncodeError:  # undecodable bytes in the name: no report/URL for it
+                log.warning(
+                    "skipping %r: file name is not valid UTF-8; rename it", str(folder / name)
+                )
+                skip(prefix + name.encode("utf-8", "replace").decode(), "file name is not UTF-8")
+                continue
+        if name[0] == ".":  # hidden, including macOS "._x" resource forks and .DS_Store
+            log.debug("skipping %s%s: hidden", prefix, name)
             continue
         try:
             is_dir = entry.is_dir()
         except OSError:
             is_dir = False
         keyed.append((name + "/" if is_dir else name, entry, is_dir))
-    keyed.sort(key=lambda t: t[0])
+    keyed.sort(key=_first)
+    filtered, only_ends = flt.active, flt.only_ends
     for _key, entry, is_dir in keyed:
         name = entry.name
         rel = prefix + name
-        reason = ignored_reason(name, is_dir)
-        if reason:
-            log.debug("skipping %s: %s", rel, reason)
-            continue
         if is_dir:
-            if flt.dir_excluded(rel, name):
+            reason = ignored_reason(name, True)
+            if reason:
+                log.debug("skipping %s: %s", rel, reason)
+            elif not (filtered and flt.dir_excluded(rel, name)):
+                yield from _walk(
+                    folder / name, rel + "/", flt, known, skip, max_web_bytes, seen_dirs, fd
+                )
+            continue
+        # ignored_reason(name, False) inlined (hidden names are gone already): per-file cost.
+        lower = name.lower()
+        if lower.endswith(_TEMP_SUFFIXES) or name.startswith("~$"):
+            log.debug("skipping %s: incomplete or temporary file", rel)
+            continue
+        if only_ends is not None:
+            if not lower.endswith(only_ends):
                 continue
-            yield from _walk(
-                Path(entry.path), rel + "/", flt, known, skip, max_web_bytes, seen_dirs
-            )
+        elif filtered and not flt.keep_file(rel, name):
             continue
-        if flt.excluded(rel, name) or not flt.included(rel, name):
+        try:
+            st = entry.stat()
+        except FileNotFoundError:
+            continue  # removed (or a dangling link) since the listing
+        except OSError as exc:
+            yield LocalFile(rel, 0, 0, problems=(Problem.UNREADABLE,), detail=f"{exc.strerror}")
             continue
-        local = _visit(entry, rel, known, skip, max_web_bytes)
+        if not S_ISREG(st.st_mode):
+            continue  # fifo, socket, device (a link counts as what it points to)
+        size, mtime_ns = st.st_size, st.st_mtime_ns
+        if known is not None:
+            prev = known(rel, size, mtime_ns)
+            if prev is HANDLED:
+                continue
+            if prev is not None and prev.md5 is not None:
+                yield _with_size_flag(prev, rel, size, mtime_ns, max_web_bytes)
+                continue
+        local = inspect_file(folder / name, rel, size, mtime_ns, max_web_bytes, skip=skip)
         if local is not None:
             yield local
-
-
-def _visit(
-    entry: os.DirEntry[str],
-    rel: str,
-    known: KnownLookup | None,
-    skip: SkipCallback,
-    max_web_bytes: int,
-) -> LocalFile | None:
-    try:
-        st = entry.stat()
-    except FileNotFoundError:
-        return None  # removed (or a dangling link) since the listing
-    except OSError as exc:
-        return LocalFile(rel, 0, 0, problems=(Problem.UNREADABLE,), detail=f"{exc.strerror}")
-    if not entry.is_file():
-        return None  # fifo, socket, device
-    size, mtime_ns = st.st_size, st.st_mtime_ns
-    if known is not None:
-        prev = known(rel, size, mtime_ns)
-        if prev is not None and prev.md5 is not None:
-            return _with_size_flag(prev, rel, size, mtime_ns, max_web_bytes)
-    return inspect_file(Path(entry.path), rel, size, mtime_ns, max_web_bytes, skip=skip)
 
 
 def _with_size_flag(

@@ -62,6 +62,12 @@ def test_one_connection_per_worker_thread(sandbox: Backend, tmp_path: Path) -> N
     local.write_bytes(b"per thread")
     store = sandbox.store
     store.close()  # the fixture's set-up used a session on this (main) thread
+    # The server notices that disconnect in its own thread: wait for it, or its late count
+    # would land after the reset below.
+    deadline = time.monotonic() + 30
+    while sandbox.server.stats.current_connections and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert sandbox.server.stats.current_connections == 0
     sandbox.server.stats.reset()
     errors: list[BaseException] = []
 

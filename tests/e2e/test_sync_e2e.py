@@ -80,7 +80,7 @@ def write_config(
         "irods": {
             "host": irods.host, "port": port or irods.port, "user": USER,
             "collection": "/iplant/home/shared/herbarium/ASU", "threads": 3, "retries": 2,
-            "connection_timeout": 10,
+            "connection_timeout": 30,
         },
         "urls": {"provider": provider},
         "derivatives": {"web_width": 400, "thumbnail_width": 80, "large_width": 600},

@@ -98,7 +98,7 @@ def test_concurrency_is_bounded_and_order_kept() -> None:
     try:
         base = f"http://127.0.0.1:{server.server_address[1]}"
         targets = [UrlToCheck(f"{base}/{i}.jpg", key=str(i)) for i in range(24)]
-        results = list(check_urls(targets, concurrency=3, timeout=5))
+        results = list(check_urls(targets, concurrency=3, timeout=30))
     finally:
         server.shutdown()
         thread.join(5)

@@ -88,7 +88,7 @@ def write_config(
         "state": {"db_url": "sqlite:///state.sqlite", "report_dir": "reports"},
     }  # fmt: skip
     if provider == "bisque":
-        cfg["bisque"] = {"url": bisque_url, "user": USER, "timeout": 10, "retries": 1}
+        cfg["bisque"] = {"url": bisque_url, "user": USER, "timeout": 30, "retries": 1}
     path = tmp_path / "cyverse-link.yaml"
     path.write_text(yaml.safe_dump(cfg), encoding="utf-8")
     write_samples(tmp_path / "in", size=(500, 700))

@@ -161,7 +161,7 @@ def test_verify_bisque_urls(bisque: BisqueTarget) -> None:
         UrlToCheck(f"{bisque.url}/blob_service/{dng.uniq}", key="octet"),
     ]
     # one worker: vcrpy does not record reliably from several threads
-    results = {r.target.key: r for r in check_urls(targets, concurrency=1, timeout=10)}
+    results = {r.target.key: r for r in check_urls(targets, concurrency=1, timeout=30)}
     assert results["web"].ok and results["web"].content_type == "image/jpeg"
     assert results["thumb"].ok
     assert results["404"].problems == (UrlProblem.BROKEN,) and results["404"].status == 404

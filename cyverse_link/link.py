@@ -18,6 +18,7 @@ from __future__ import annotations
 import copy
 import posixpath
 from collections.abc import Mapping
+from contextlib import ExitStack
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -110,34 +111,28 @@ def _link(
     portal: Portal | None,
     provider: UrlProvider | None,
 ) -> RunReport:
-    opened: list[Any] = []
-    try:
+    with ExitStack() as opened:  # what this run built, it closes (last opened first)
         # Adapters first: a missing password is a config error before any state is made.
         if store is None:
             store = wiring.build_store(settings)
-            opened.append(store)
+            opened.callback(store.close)
         if portal is None:
             portal = wiring.build_portal(settings)
-            opened.append(portal)
+            opened.callback(portal.close)
         if provider is None:
             provider = wiring.build_provider(settings)
             client = getattr(provider, "client", None)
             if client is not None:
-                opened.append(client)
+                opened.callback(client.close)
         ledger = (
             Ledger.open_existing(settings.state.db_url)
             if dry_run
             else Ledger(settings.state.db_url)
         )
-        try:
-            run = _LinkRun(settings, store, portal, provider, ledger, on_event or ignore, dry_run)
-            return run.execute(path, publish=publish)
-        finally:
-            if ledger is not None:
-                ledger.close()
-    finally:
-        for thing in reversed(opened):
-            thing.close()
+        if ledger is not None:
+            opened.callback(ledger.close)
+        run = _LinkRun(settings, store, portal, provider, ledger, on_event or ignore, dry_run)
+        return run.execute(path, publish=publish)
 
 
 class _LinkRun:

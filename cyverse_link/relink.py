@@ -25,6 +25,7 @@ from __future__ import annotations
 import copy
 import posixpath
 from collections.abc import Sequence
+from contextlib import ExitStack
 from typing import Any
 
 from cyverse_link import wiring
@@ -96,30 +97,24 @@ def _relink(
     portal: SymbiotaDb | None,
     bisque: BisqueClient | None,
 ) -> RunReport:
-    opened: list[Any] = []
-    try:
+    with ExitStack() as opened:  # what this run built, it closes (last opened first)
         # Adapters first: a missing password is a config error before any state is made.
         if store is None:
             store = wiring.build_store(settings)
-            opened.append(store)
+            opened.callback(store.close)
         if portal is None:
             built = wiring.build_portal(settings)
-            opened.append(built)
+            opened.callback(built.close)
             assert isinstance(built, SymbiotaDb)  # mode db, checked by run_relink
             portal = built
         if bisque is None and settings.bisque.url:
             bisque = wiring.build_bisque_client(settings)
-            opened.append(bisque)
+            opened.callback(bisque.close)
         ledger = None if dry_run else Ledger(settings.state.db_url)
-        try:
-            run = _Relink(settings, store, portal, bisque, ledger, on_event or ignore, dry_run)
-            return run.execute(colls)
-        finally:
-            if ledger is not None:
-                ledger.close()
-    finally:
-        for thing in reversed(opened):
-            thing.close()
+        if ledger is not None:
+            opened.callback(ledger.close)
+        run = _Relink(settings, store, portal, bisque, ledger, on_event or ignore, dry_run)
+        return run.execute(colls)
 
 
 class _Relink:

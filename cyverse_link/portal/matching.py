@@ -165,39 +165,38 @@ def query_candidates(
     variants = sorted(
         {v for c in catalogs for v in catalog_variants(c, strip_leading_zeros, padded)}
     )
-    selects: list[sa.Select[Any]] = []
     in_coll = occ.col("collid") == collid
+
+    def candidates(source: str, value: Any) -> sa.Select[Any]:
+        """(source, occid, value, tid) rows: the shape every source's SELECT shares."""
+        return sa.select(
+            sa.literal(source).label("source"),
+            occ.col("occid").label("occid"),
+            value.label("value"),
+            occ.col("tidInterpreted").label("tid"),
+        )
+
+    selects: list[sa.Select[Any]] = []
     if "catalogNumber" in sources:
+        catalog_number = occ.col("catalogNumber")
         selects.append(
-            sa.select(
-                sa.literal("catalogNumber").label("source"),
-                occ.col("occid").label("occid"),
-                occ.col("catalogNumber").label("value"),
-                occ.col("tidInterpreted").label("tid"),
-            ).where(in_coll, occ.col("catalogNumber").in_(variants))
+            candidates("catalogNumber", catalog_number).where(in_coll, catalog_number.in_(variants))
         )
     if "otherCatalogNumbers" in sources:
         other = occ.col("otherCatalogNumbers")
         patterns = sorted({_like_pattern(c, strip_leading_zeros) for c in catalogs})
         selects.append(
-            sa.select(
-                sa.literal("otherCatalogNumbers").label("source"),
-                occ.col("occid").label("occid"),
-                other.label("value"),
-                occ.col("tidInterpreted").label("tid"),
-            ).where(in_coll, sa.or_(*(other.like(p, escape=_LIKE_ESCAPE) for p in patterns)))
+            candidates("otherCatalogNumbers", other).where(
+                in_coll, sa.or_(*(other.like(p, escape=_LIKE_ESCAPE) for p in patterns))
+            )
         )
     if "omoccuridentifiers" in sources and schema.identifiers is not None:
         ident = schema.identifiers
+        value = ident.col("identifierValue")
         selects.append(
-            sa.select(
-                sa.literal("omoccuridentifiers").label("source"),
-                occ.col("occid").label("occid"),
-                ident.col("identifierValue").label("value"),
-                occ.col("tidInterpreted").label("tid"),
-            )
+            candidates("omoccuridentifiers", value)
             .select_from(ident.table.join(occ.table, ident.col("occid") == occ.col("occid")))
-            .where(in_coll, ident.col("identifierValue").in_(variants))
+            .where(in_coll, value.in_(variants))
         )
     if not selects:
         return []

@@ -79,7 +79,7 @@ class _Handler(BaseHTTPRequestHandler):
             reply = self._route(method, parts.path, parts.query, body)
         except _Reply as r:
             reply = r
-        self._send(method, reply)
+        # Log before replying: a client that has its answer may inspect the log at once.
         with self.sb._lock:
             self.sb.requests.append(
                 LoggedRequest(
@@ -93,6 +93,7 @@ class _Handler(BaseHTTPRequestHandler):
                     reply.status,
                 )
             )
+        self._send(method, reply)
 
     def _send(self, method: str, reply: _Reply) -> None:
         headers = reply.headers

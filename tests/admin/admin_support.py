@@ -58,7 +58,7 @@ def irods() -> Iterator[Irods]:
     srv.start()
     srv.make_shared_folder(FOLDER, USER)
     settings = IrodsSettings(host=srv.host, port=srv.port, zone=ZONE, user=USER,
-                             collection=SHARED, threads=2, connection_timeout=10,
+                             collection=SHARED, threads=2, connection_timeout=30,
                              retries=1)  # fmt: skip
     store = IrodsStore(settings, PASSWORD, backoff=0)
     try:

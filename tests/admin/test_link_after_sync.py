@@ -40,7 +40,7 @@ def test_link_after_sync_changes_nothing(tmp_path: Path, monkeypatch: pytest.Mon
             "source": {"path": "in"},
             "identifiers": {"pattern": CATALOG_PATTERN},
             "irods": {"host": srv.host, "port": srv.port, "user": USER, "collection": COLL,
-                      "threads": 2, "connection_timeout": 10},
+                      "threads": 2, "connection_timeout": 30},
             "derivatives": {"web_width": 300, "thumbnail_width": 60, "large_width": 400},
             "symbiota": {"db_url": db},
             "state": {"db_url": "sqlite:///state.sqlite", "report_dir": "reports"},

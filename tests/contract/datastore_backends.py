@@ -92,7 +92,7 @@ class Backend:
 
         with iRODSSession(
             host=self.server.host, port=self.server.port, user="anonymous", password="",
-            zone=ZONE, connection_timeout=5,
+            zone=ZONE, connection_timeout=30,
         ) as anon:  # fmt: skip
             try:
                 with anon.data_objects.open(path, "r") as f:
@@ -120,7 +120,7 @@ def _sandbox(persona: str) -> Iterator[Backend]:
     assert srv.host == "127.0.0.1"
     settings = IrodsSettings(
         host=srv.host, port=srv.port, zone=ZONE, user=USER, collection=ROOT,
-        threads=4, connection_timeout=5, retries=RETRIES,
+        threads=4, connection_timeout=30, retries=RETRIES,
     )  # fmt: skip
     backend = Backend(f"sandbox-{persona}", None, srv, settings)
     store = backend.store = IrodsStore(

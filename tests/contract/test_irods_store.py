@@ -57,11 +57,20 @@ def test_wrong_password_is_authentication_failed(sandbox: Backend) -> None:
     assert "credentials set irods" in str(info.value)
 
 
+def wait_until_server_closed_all(sandbox: Backend) -> None:
+    """A client's disconnect is noticed by the server in its own thread, a moment later."""
+    deadline = time.monotonic() + 30
+    while sandbox.server.stats.current_connections and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert sandbox.server.stats.current_connections == 0
+
+
 def test_one_connection_per_worker_thread(sandbox: Backend, tmp_path: Path) -> None:
     local = tmp_path / "f"
     local.write_bytes(b"per thread")
     store = sandbox.store
     store.close()  # the fixture's set-up used a session on this (main) thread
+    wait_until_server_closed_all(sandbox)  # else its late count lands after the reset
     sandbox.server.stats.reset()
     errors: list[BaseException] = []
 
@@ -108,6 +117,7 @@ def test_connection_cap_gives_a_clear_error(sandbox: Backend, tmp_path: Path) ->
     local = tmp_path / "f"
     local.write_bytes(b"capped")
     sandbox.store.close()
+    wait_until_server_closed_all(sandbox)  # the fixture's connection must not take a slot
     sandbox.server.faults.max_connections = 2
     store = sandbox.new_store()
     outcomes: list[object] = []

@@ -80,7 +80,7 @@ def write_config(
         "irods": {
             "host": irods.host, "port": port or irods.port, "user": USER,
             "collection": "/iplant/home/shared/herbarium/ASU", "threads": 3, "retries": 2,
-            "connection_timeout": 10,
+            "connection_timeout": 30,
         },
         "urls": {"provider": provider},
         "derivatives": {"web_width": 400, "thumbnail_width": 80, "large_width": 600},
@@ -88,7 +88,7 @@ def write_config(
         "state": {"db_url": "sqlite:///state.sqlite", "report_dir": "reports"},
     }  # fmt: skip
     if provider == "bisque":
-        cfg["bisque"] = {"url": bisque_url, "user": USER, "timeout": 10, "retries": 1}
+        cfg["bisque"] = {"url": bisque_url, "user": USER, "timeout": 30, "retries": 1}
     path = tmp_path / "cyverse-link.yaml"
     path.write_text(yaml.safe_dump(cfg), encoding="utf-8")
     write_samples(tmp_path / "in", size=(500, 700))

@@ -11,8 +11,8 @@ import yaml
 from click.testing import CliRunner, Result
 from imaging import make_mixed_folder
 
-from cyverse_link import cli as cli_mod
 from cyverse_link.cli import cli
+from cyverse_link.cli import cmd_setup as cli_mod
 from cyverse_link.config import load_settings
 from cyverse_link.credentials import KEYRING_SERVICE
 from cyverse_link.ledger import Ledger, RunLock, lock_path_for

@@ -217,7 +217,7 @@ def make_rig(
         "irods": {
             "host": srv.host, "port": srv.port, "zone": "iplant", "user": USER,
             "password": "keyring", "collection": f"/iplant/home/shared/{FOLDER}/ASU",
-            "threads": threads, "retries": 2, "connection_timeout": 10,
+            "threads": threads, "retries": 2, "connection_timeout": 30,
         },
         "derivatives": {"enabled": True, "web_width": 32, "thumbnail_width": 16},
         "symbiota": {"mode": "db", "db_url": db_url, "password": "none"},

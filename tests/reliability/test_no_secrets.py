@@ -68,7 +68,7 @@ def test_no_password_anywhere_after_a_whole_sync(
         rig.configure(
             urls={"provider": "bisque"},
             bisque={"url": bq.url, "user": BISQUE_USER, "password": "keyring",
-                    "irods_host": "data.iplantcollaborative.org", "timeout": 5, "retries": 1},
+                    "irods_host": "data.iplantcollaborative.org", "timeout": 30, "retries": 1},
             symbiota={"db_url": symbiota_account, "password": "keyring"},
         )  # fmt: skip
         monkeypatch.setenv("CYVERSE_LINK_IRODS_PASSWORD", IRODS_PASSWORD)

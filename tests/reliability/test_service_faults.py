@@ -96,7 +96,7 @@ def bisque_rig(tmp_path: Path) -> Iterator[tuple[Rig, BisqueSandbox]]:
     rig.configure(
         urls={"provider": "bisque"},
         bisque={"url": bq.url, "user": BISQUE_USER, "password": "keyring",
-                "irods_host": "data.iplantcollaborative.org", "timeout": 5, "retries": 3},
+                "irods_host": "data.iplantcollaborative.org", "timeout": 30, "retries": 3},
     )  # fmt: skip
     rig.env["CYVERSE_LINK_BISQUE_PASSWORD"] = BISQUE_PASSWORD
     try:

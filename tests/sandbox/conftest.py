@@ -34,7 +34,7 @@ def connect(server: SandboxIrods) -> Iterator[SessionFactory]:
 
     def factory(user: str = "alice", password: str | None = None, **kw: object) -> iRODSSession:
         pw = USERS.get(user, "") if password is None else password
-        kw.setdefault("connection_timeout", 10)
+        kw.setdefault("connection_timeout", 30)
         sess = iRODSSession(
             host=server.host, port=server.port, user=user, password=pw, zone=ZONE, **kw
         )

@@ -31,7 +31,7 @@ from .conftest import HOME, USERS
 
 class Raw:
     def __init__(self, srv: SandboxIrods, user: str = "alice") -> None:
-        self.sock = socket.create_connection((srv.host, srv.port), timeout=5)
+        self.sock = socket.create_connection((srv.host, srv.port), timeout=30)
         self.user = user
 
     def send(self, msg_type: str, body: object = None, int_info: int = 0) -> None:

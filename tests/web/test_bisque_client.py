@@ -161,7 +161,7 @@ def test_verify_bisque_urls(bisque: BisqueTarget) -> None:
         UrlToCheck(f"{bisque.url}/blob_service/{dng.uniq}", key="octet"),
     ]
     # one worker: vcrpy does not record reliably from several threads
-    results = {r.target.key: r for r in check_urls(targets, concurrency=1, timeout=10)}
+    results = {r.target.key: r for r in check_urls(targets, concurrency=1, timeout=30)}
     assert results["web"].ok and results["web"].content_type == "image/jpeg"
     assert results["thumb"].ok
     assert results["404"].problems == (UrlProblem.BROKEN,) and results["404"].status == 404
@@ -175,15 +175,15 @@ def test_verify_bisque_urls(bisque: BisqueTarget) -> None:
 def test_timeout_uses_the_live_sandbox_delay_switch() -> None:
     """A timeout cannot be recorded in a cassette: the sandbox's ``delay`` makes a real one."""
     with BisqueSandbox({"alice": SANDBOX_PASSWORD}) as sb:
-        sb.delay = 1.0
+        sb.delay = 30.0  # far beyond the timeout, and beyond any stall of a loaded machine
         sleeps: list[float] = []
         client = BisqueClient(
-            sb.url, "alice", SANDBOX_PASSWORD, timeout=0.2, retries=1, sleep=sleeps.append
+            sb.url, "alice", SANDBOX_PASSWORD, timeout=0.5, retries=1, sleep=sleeps.append
         )
         start = time.monotonic()
         with pytest.raises(ServiceUnavailable, match="did not answer") as info:
             client.login_check()
-        assert time.monotonic() - start < 1.0
+        assert time.monotonic() - start < 10.0  # two 0.5 s attempts, never the 30 s delay
         assert sleeps == [1.0] and info.value.retryable
         assert SANDBOX_PASSWORD not in str(info.value)
 

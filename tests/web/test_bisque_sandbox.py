@@ -24,7 +24,7 @@ def sb() -> Iterator[BisqueSandbox]:
 
 def insert(sb: BisqueSandbox, body: str, auth: tuple[str, str] = ALICE) -> requests.Response:
     return requests.post(
-        f"{sb.url}/blob_service/paths/insert", data=body, headers=XML, auth=auth, timeout=5
+        f"{sb.url}/blob_service/paths/insert", data=body, headers=XML, auth=auth, timeout=30
     )
 
 
@@ -36,9 +36,9 @@ def reg(sb: BisqueSandbox, name: str, perm: str = "published", auth=ALICE) -> ET
 
 def test_session_shapes_and_silent_anonymous(sb: BisqueSandbox) -> None:
     url = f"{sb.url}/auth_service/session"
-    anon = requests.get(url, headers=XML, auth=("alice", "wrong"), timeout=5)
+    anon = requests.get(url, headers=XML, auth=("alice", "wrong"), timeout=30)
     assert anon.status_code == 200 and anon.text == f'<session uri="{url}" />'
-    ok = ET.fromstring(requests.get(url, headers=XML, auth=ALICE, timeout=5).content)
+    ok = ET.fromstring(requests.get(url, headers=XML, auth=ALICE, timeout=30).content)
     tags = {t.get("name"): t.get("value") for t in ok.iter("tag")}
     assert tags["user"] == sb.user_uri("alice") and tags["expires"] == "2100-01-01T00:00:00Z"
     assert {"group", "timeout", "length"} <= set(tags)
@@ -56,7 +56,7 @@ def test_insert_shape(sb: BisqueSandbox) -> None:
             f"{sb.url}/data_service/{el.get('resource_uniq')}?view=full",
             headers=XML,
             auth=ALICE,
-            timeout=5,
+            timeout=30,
         ).content
     )
     tags = {t.get("name"): t for t in full.iter("tag")}
@@ -74,7 +74,7 @@ def test_insert_traps(sb: BisqueSandbox) -> None:
         f"{sb.url}/blob_service/paths/insert",
         data=good.encode(),
         auth=ALICE,
-        timeout=5,
+        timeout=30,
         headers={"Accept": "text/xml", "Content-Type": ""},
     )
     assert no_ctype.status_code == 500
@@ -90,14 +90,16 @@ def test_insert_traps(sb: BisqueSandbox) -> None:
 def test_challenge_decider(sb: BisqueSandbox) -> None:
     el = reg(sb, "priv.jpg", "private")
     url = f"{sb.url}/data_service/{el.get('resource_uniq')}"
-    assert requests.get(url, headers={"Accept": "text/xml"}, timeout=5).status_code == 401
-    final = requests.get(url, timeout=5)  # requests' default Accept: */*
+    assert requests.get(url, headers={"Accept": "text/xml"}, timeout=30).status_code == 401
+    final = requests.get(url, timeout=30)  # requests' default Accept: */*
     assert final.status_code == 200 and final.headers["Content-Type"].startswith("text/html")
     assert final.history[0].status_code == 302
     assert "/auth_service/login?came_from=" in final.history[0].headers["Location"]
-    post = requests.post(url, data="<tag/>", headers={"Content-Type": "application/xml"}, timeout=5)
+    post = requests.post(
+        url, data="<tag/>", headers={"Content-Type": "application/xml"}, timeout=30
+    )
     assert post.status_code == 401 and post.headers["WWW-Authenticate"].startswith("Basic")
-    assert requests.get(url, headers=XML, auth=BOB, timeout=5).status_code == 403
+    assert requests.get(url, headers=XML, auth=BOB, timeout=30).status_code == 403
 
 
 def test_listing_wpublic_and_value_syntax(sb: BisqueSandbox) -> None:
@@ -106,7 +108,7 @@ def test_listing_wpublic_and_value_syntax(sb: BisqueSandbox) -> None:
     listing = f"{sb.url}/data_service/image"
 
     def names(params: dict[str, str], auth: tuple[str, str] | None = ALICE) -> list[str]:
-        resp = requests.get(listing, params=params, headers=XML, auth=auth, timeout=5)
+        resp = requests.get(listing, params=params, headers=XML, auth=auth, timeout=30)
         return sorted(e.get("name", "") for e in ET.fromstring(resp.content))
 
     assert names({}) == ["a1.jpg"]  # own only without wpublic
@@ -114,7 +116,7 @@ def test_listing_wpublic_and_value_syntax(sb: BisqueSandbox) -> None:
     assert names({"wpublic": "1"}, auth=None) == ["b1.jpg"]  # anonymous: public only
     assert names({"value": f"{STORE}a1.jpg|{STORE}b1.jpg", "wpublic": "1"}) == ["a1.jpg", "b1.jpg"]
     assert names({"value": "*1.jpg", "wpublic": "1"}) == ["a1.jpg", "b1.jpg"]
-    empty = requests.get(listing, params={"value": "nothing"}, headers=XML, auth=ALICE, timeout=5)
+    empty = requests.get(listing, params={"value": "nothing"}, headers=XML, auth=ALICE, timeout=30)
     assert empty.text == '<resource uri="/data_service/image?value=nothing" />'
 
 
@@ -123,24 +125,32 @@ def test_publish_put_and_invalid_permission(sb: BisqueSandbox) -> None:
     uniq, uri = el.get("resource_uniq"), el.get("uri")
     doc = f"{sb.url}/data_service/{uniq}"
     body = '<request><tag name="catalogNumber" value="X1"/><tag name="collid" value="7"/></request>'
-    assert requests.post(doc, data=body, headers=XML, auth=ALICE, timeout=5).status_code == 200
-    assert requests.post(doc, data=body, headers=XML, auth=BOB, timeout=5).status_code == 403
+    assert requests.post(doc, data=body, headers=XML, auth=ALICE, timeout=30).status_code == 200
+    assert requests.post(doc, data=body, headers=XML, auth=BOB, timeout=30).status_code == 403
     pub = requests.post(
         doc,
         data=f'<resource uri="{uri}" permission="published"/>',
         headers=XML,
         auth=ALICE,
-        timeout=5,
+        timeout=30,
     )
     assert ET.fromstring(pub.content).get("permission") == "published"
     res = sb.resources[str(uniq)]
     assert {"catalogNumber", "collid", "filename"} <= {t[0] for t in res.tags}
     requests.put(
-        doc, data=f'<image uri="{uri}" permission="published"/>', headers=XML, auth=ALICE, timeout=5
+        doc,
+        data=f'<image uri="{uri}" permission="published"/>',
+        headers=XML,
+        auth=ALICE,
+        timeout=30,
     )
     assert res.tags == []  # PUT replaced the document: every tag not resent is gone
     requests.post(
-        doc, data=f'<resource uri="{uri}" permission="public"/>', headers=XML, auth=ALICE, timeout=5
+        doc,
+        data=f'<resource uri="{uri}" permission="public"/>',
+        headers=XML,
+        auth=ALICE,
+        timeout=30,
     )
     assert res.permission is None  # 'public' is not a value: it nulls (hides) the resource
 
@@ -149,34 +159,34 @@ def test_images_for_published_and_private(sb: BisqueSandbox) -> None:
     pub = reg(sb, "p.jpg").get("resource_uniq")
     priv = reg(sb, "q.jpg", "private").get("resource_uniq")
     img = f"{sb.url}/image_service/image"
-    ok = requests.get(f"{img}/{pub}/thumbnail:200,200", timeout=5)
+    ok = requests.get(f"{img}/{pub}/thumbnail:200,200", timeout=30)
     assert ok.status_code == 200 and ok.content[:2] == b"\xff\xd8"
     assert (
-        requests.get(f"{img}/{priv}/resize:1250/format:jpeg", headers=XML, timeout=5).status_code
+        requests.get(f"{img}/{priv}/resize:1250/format:jpeg", headers=XML, timeout=30).status_code
         == 401
     )
-    assert requests.get(f"{img}/{priv}", headers=XML, auth=BOB, timeout=5).status_code == 403
-    assert requests.get(f"{img}/{priv}", headers=XML, auth=ALICE, timeout=5).status_code == 200
-    assert requests.get(f"{img}/00-nope", timeout=5).status_code == 404
-    assert requests.get(f"{sb.url}/blob_service/00-nope", timeout=5).status_code == 403
-    blob = requests.get(f"{sb.url}/blob_service/{pub}", timeout=5)
+    assert requests.get(f"{img}/{priv}", headers=XML, auth=BOB, timeout=30).status_code == 403
+    assert requests.get(f"{img}/{priv}", headers=XML, auth=ALICE, timeout=30).status_code == 200
+    assert requests.get(f"{img}/00-nope", timeout=30).status_code == 404
+    assert requests.get(f"{sb.url}/blob_service/00-nope", timeout=30).status_code == 403
+    blob = requests.get(f"{sb.url}/blob_service/{pub}", timeout=30)
     assert blob.headers["Content-Disposition"].startswith("attachment")
 
 
 def test_fault_switches(sb: BisqueSandbox) -> None:
     pub = reg(sb, "r.jpg").get("resource_uniq")
     sb.fail_next(1, retry_after=2)
-    first = requests.get(f"{sb.url}/auth_service/session", timeout=5)
+    first = requests.get(f"{sb.url}/auth_service/session", timeout=30)
     assert first.status_code == 503 and first.headers["Retry-After"] == "2"
-    assert requests.get(f"{sb.url}/auth_service/session", timeout=5).status_code == 200
+    assert requests.get(f"{sb.url}/auth_service/session", timeout=30).status_code == 200
     sb.render_next(1, retry_after=4)
     url = f"{sb.url}/image_service/image/{pub}/thumbnail:200,200"
-    hop = requests.get(url, allow_redirects=False, timeout=5)
+    hop = requests.get(url, allow_redirects=False, timeout=30)
     assert hop.status_code == 307 and hop.headers["Retry-After"] == "4"
     assert hop.headers["Location"] == f"{url}?timeout=15"
     assert (
         requests.get(
-            f"{sb.url}/image_service/image/{pub}", allow_redirects=False, timeout=5
+            f"{sb.url}/image_service/image/{pub}", allow_redirects=False, timeout=30
         ).status_code
         == 200
     )  # the bare URL is not a derivative

@@ -38,10 +38,10 @@ def test_replay_is_strict_about_requests() -> None:
     cassette = CASSETTES / "bisque_client" / "test_login_ok.yaml"
     url = f"{CANON_BISQUE}/auth_service/session"
     with recorder.use_cassette(str(cassette)):
-        ok = requests.get(url, headers={"Accept": "text/xml"}, timeout=5)
+        ok = requests.get(url, headers={"Accept": "text/xml"}, timeout=30)
         assert ok.status_code == 200
     with (
         recorder.use_cassette(str(cassette)),
         pytest.raises(CannotOverwriteExistingCassetteException),
     ):
-        requests.get(url, headers={"Accept": "*/*"}, timeout=5)
+        requests.get(url, headers={"Accept": "*/*"}, timeout=30)

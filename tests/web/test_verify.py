@@ -16,7 +16,7 @@ SIZE = len(SAMPLE_JPEG)
 
 def run(host: str, *targets: UrlToCheck, concurrency: int = 1) -> list[Any]:
     # one worker in cassette mode: vcrpy does not record reliably from several threads
-    return list(check_urls(targets, concurrency=concurrency, timeout=10))
+    return list(check_urls(targets, concurrency=concurrency, timeout=30))
 
 
 def test_image_is_ok_with_size_and_accept(imagehost: str) -> None:
@@ -81,7 +81,7 @@ class _Slow(BaseHTTPRequestHandler):
         with cls.lock:
             cls.active += 1
             cls.peak = max(cls.peak, cls.active)
-        time.sleep(0.03)
+        time.sleep(0.1)  # long enough for the three workers to overlap on a loaded machine
         with cls.lock:
             cls.active -= 1
         self.send_response(200)
@@ -98,7 +98,7 @@ def test_concurrency_is_bounded_and_order_kept() -> None:
     try:
         base = f"http://127.0.0.1:{server.server_address[1]}"
         targets = [UrlToCheck(f"{base}/{i}.jpg", key=str(i)) for i in range(24)]
-        results = list(check_urls(targets, concurrency=3, timeout=5))
+        results = list(check_urls(targets, concurrency=3, timeout=30))
     finally:
         server.shutdown()
         thread.join(5)

@@ -183,11 +183,13 @@ class SandboxIrods:
         except Exception:  # a bug must not kill the server, only this connection
             log.exception("sandbox iRODS agent failed")
         finally:
-            with contextlib.suppress(OSError):
-                agent.sock.close()
+            # Count the connection closed before closing it: a client that sees the close and
+            # reconnects at once must not find the old connection still counted.
             with self._agents_lock:
                 self._agents.pop(id(agent), None)
             self.stats.closed()
+            with contextlib.suppress(OSError):
+                agent.sock.close()
 
     # ---- users and folders --------------------------------------------------------------------
     def add_user(self, name: str, password: str, admin: bool = False) -> None:

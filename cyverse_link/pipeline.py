@@ -33,7 +33,14 @@ from cyverse_link.plan import Decision, PlanEvent, PlanItem, iter_plan, run_plan
 from cyverse_link.portal.base import Portal
 from cyverse_link.publish.base import UrlProvider
 from cyverse_link.report import ReportEntry, ReportWriter, RunReport
-from cyverse_link.transfer import FileFailed, Job, RetryPolicy, Transfer, derivative_paths
+from cyverse_link.transfer import (
+    FileFailed,
+    Job,
+    RetryPolicy,
+    Transfer,
+    Transition,
+    derivative_paths,
+)
 
 OUTAGE_LIMIT = 3  # consecutive service failures that end the run (exit 3), not every file
 
@@ -70,10 +77,13 @@ class SyncRun:
         self._lock = threading.Lock()
         self._outage = 0  # consecutive files that failed because the service was away
         retry = RetryPolicy(settings.irods.retries + 1, retry_delay, on_event)
-        self.transfer = Transfer(settings, store, linker, provider, self._record, retry, Path())
-        self.mapper = Mapper(
-            portal, settings.symbiota, self._record, self._fail, on_event, self._mapped
+        self.transfer = Transfer(
+            settings, store, linker, provider, self._record, retry, Path(), self._record_many
         )
+        self.mapper = Mapper(
+            portal, settings.symbiota, self._record, self._fail, on_event, self._mapped,
+            self._record_many,
+        )  # fmt: skip
 
     # -- ledger, serialised -------------------------------------------------------------------
 
@@ -82,6 +92,14 @@ class SyncRun:
             self.ledger.advance(rel_path, stage, status, **fields)
         if status is Status.DONE and stage < Stage.MAPPED:
             self.emit(Event(EventKind.STAGE_DONE, rel_path, stage))
+
+    def _record_many(self, transitions: list[Transition]) -> None:
+        """Several transitions in one committed transaction (one file's worker stages)."""
+        with self._lock:
+            self.ledger.advance_many(transitions)
+        for rel_path, stage, status, _ in transitions:
+            if status is Status.DONE and stage < Stage.MAPPED:
+                self.emit(Event(EventKind.STAGE_DONE, rel_path, stage))
 
     def _fail(self, rel_path: str, stage: Stage, error: str, **fields: Any) -> None:
         with self._lock:
@@ -95,7 +113,7 @@ class SyncRun:
         if not self.settings.irods.public:
             self.emit(Event(EventKind.INFO, message="irods.public is false: nothing is made "
                             "public, so anonymous (dav-anon) URLs will not open"))  # fmt: skip
-        in_flight: set[Future[Job]] = set()
+        in_flight: dict[Future[Job], Job] = {}
         started = 0
         with tempfile.TemporaryDirectory(prefix="cyverse-link-") as tmp:
             self.transfer.work_dir = Path(tmp)
@@ -115,22 +133,27 @@ class SyncRun:
                         if job.resume_at >= Stage.REGISTERED:
                             self.mapper.add(job)  # only the portal step is left
                             continue
-                        in_flight.add(pool.submit(self.transfer.process, job))
+                        in_flight[pool.submit(self.transfer.process, job)] = job
                         if len(in_flight) >= 2 * threads:  # bounded: memory stays flat
                             in_flight = self._collect(in_flight)
                     while in_flight:
                         in_flight = self._collect(in_flight)
                 except BaseException:
-                    for fut in in_flight:
-                        fut.cancel()
+                    # Files handed out but never started still get their "identified" row
+                    # (the worker would have committed it with the target path).
+                    for fut, job in in_flight.items():
+                        if fut.cancel() and job.identified is not None:
+                            self._record(job.rel_path, Stage.IDENTIFIED, Status.DONE,
+                                         **job.identified)  # fmt: skip
                     raise
         self.mapper.flush()
         self.emit(Event(EventKind.FINISHED, counts=copy.deepcopy(self.counts)))
         return self.counts
 
-    def _collect(self, futures: set[Future[Job]]) -> set[Future[Job]]:
-        done, rest = wait(futures, return_when=FIRST_COMPLETED)
+    def _collect(self, futures: dict[Future[Job], Job]) -> dict[Future[Job], Job]:
+        done, _ = wait(futures, return_when=FIRST_COMPLETED)
         for fut in done:
+            del futures[fut]
             try:
                 job = fut.result()
             except FileFailed as exc:
@@ -148,7 +171,7 @@ class SyncRun:
             self.counts.published += job.published
             self.counts.registered += 1
             self.mapper.add(job)
-        return rest
+        return futures
 
     def _classify(self, item: PlanItem) -> Job | None:
         """What is left to do for one file (main thread); None when nothing is."""
@@ -194,10 +217,9 @@ class SyncRun:
             previous = rec.previous_irods_path
         if previous:
             job = replace(job, remote=versioned_path(base, lf.md5), previous_remote=previous)
-        self._record(
-            lf.rel_path,
-            Stage.IDENTIFIED,
-            Status.DONE,
+        # Committed by the worker with the file's target path (one transaction, not two): a run
+        # killed before that finds no trace of this attempt, and redoes it from the start.
+        identified = dict(
             md5=lf.md5,
             size=lf.size,
             mtime_ns=lf.mtime_ns,
@@ -211,7 +233,7 @@ class SyncRun:
             occid=None,
             previous_irods_path=previous,
         )
-        return job
+        return replace(job, identified=identified)
 
     def _bad_file(self, item: PlanItem) -> None:
         lf, rec = item.local, item.record

@@ -11,10 +11,12 @@ counted and reported; it never stops the run.
 from __future__ import annotations
 
 import copy
+import signal
 import tempfile
 import threading
 from collections.abc import Callable, Iterator
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from contextlib import contextmanager
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -37,6 +39,7 @@ from cyverse_link.transfer import (
     FileFailed,
     Job,
     RetryPolicy,
+    Stopped,
     Transfer,
     Transition,
     derivative_paths,
@@ -67,8 +70,10 @@ class SyncRun:
         *,
         on_event: EventHandler = ignore,
         retry_delay: float = 1.0,
+        stop: threading.Event | None = None,
     ) -> None:
         self.settings = settings
+        self.stop = stop or threading.Event()  # set (by a signal): finish up and return
         self.ledger = ledger
         self.store = store
         self.report = report
@@ -76,10 +81,11 @@ class SyncRun:
         self.counts = Counts()
         self._lock = threading.Lock()
         self._outage = 0  # consecutive files that failed because the service was away
-        retry = RetryPolicy(settings.irods.retries + 1, retry_delay, on_event)
+        retry = RetryPolicy(settings.irods.retries + 1, retry_delay, on_event, self.stop)
         self.transfer = Transfer(
             settings, store, linker, provider, self._record, retry, Path(), self._record_many
         )
+        self.transfer.stop = self.stop
         self.mapper = Mapper(
             portal, settings.symbiota, self._record, self._fail, on_event, self._mapped,
             self._record_many,
@@ -126,6 +132,8 @@ class SyncRun:
                     for item in items:
                         if limit is not None and started >= limit:
                             break
+                        if self.stop.is_set():
+                            break
                         job = self._classify(item)
                         if job is None:
                             continue
@@ -137,18 +145,29 @@ class SyncRun:
                         if len(in_flight) >= 2 * threads:  # bounded: memory stays flat
                             in_flight = self._collect(in_flight)
                     while in_flight:
+                        if self.stop.is_set():
+                            self._cancel_queued(in_flight)
                         in_flight = self._collect(in_flight)
                 except BaseException:
-                    # Files handed out but never started still get their "identified" row
-                    # (the worker would have committed it with the target path).
-                    for fut, job in in_flight.items():
-                        if fut.cancel() and job.identified is not None:
-                            self._record(job.rel_path, Stage.IDENTIFIED, Status.DONE,
-                                         **job.identified)  # fmt: skip
+                    self._cancel_queued(in_flight)
                     raise
+        if self.stop.is_set():
+            # Files that finished are mapped below; the rest resume on the next run.
+            self.counts.extra["interrupted"] = 1
+            self.emit(Event(EventKind.INFO, message="stopping: finished the files in progress; "
+                            "run sync again to continue"))  # fmt: skip
         self.mapper.flush()
         self.emit(Event(EventKind.FINISHED, counts=copy.deepcopy(self.counts)))
         return self.counts
+
+    def _cancel_queued(self, in_flight: dict[Future[Job], Job]) -> None:
+        """Drop files handed out but not started. They still get their "identified" row (the
+        worker would have committed it with the target path)."""
+        for fut, job in list(in_flight.items()):
+            if fut.cancel():
+                del in_flight[fut]
+                if job.identified is not None:
+                    self._record(job.rel_path, Stage.IDENTIFIED, Status.DONE, **job.identified)
 
     def _collect(self, futures: dict[Future[Job], Job]) -> dict[Future[Job], Job]:
         done, _ = wait(futures, return_when=FIRST_COMPLETED)
@@ -156,6 +175,8 @@ class SyncRun:
             del futures[fut]
             try:
                 job = fut.result()
+            except Stopped:
+                continue  # its finished stages are recorded; the rest is for the next run
             except FileFailed as exc:
                 self._failed_job(exc.job, exc.stage, exc.message)
                 self._outage = self._outage + 1 if exc.service_down else 0
@@ -312,9 +333,12 @@ def run_sync(
     portal: Portal | None = None,
     provider: UrlProvider | None = None,
     retry_delay: float = 1.0,
+    stop: threading.Event | None = None,
 ) -> RunReport:
     """The whole pipeline over ``source.path``; returns the run report (its ``path`` is the
-    JSON file). ``dry_run`` is ``plan``: reads only, writes nothing but the report. Adapters
+    JSON file). ``dry_run`` is ``plan``: reads only, writes nothing but the report. Once
+    ``stop`` is set (see ``stop_on_signals``) no new file starts, files in progress finish
+    their current stage, and the run ends normally with ``report.interrupted``. Adapters
     not given are built from ``settings`` (passwords resolved then). Raises ``LockHeld`` when
     another run holds the lock, ``ConfigError``, ``ServiceUnavailable``; per-file problems are
     counted and reported instead."""
@@ -345,7 +369,7 @@ def run_sync(
             with ReportWriter(settings.state.report_dir, "sync", dry_run=False) as writer:
                 run = SyncRun(
                     settings, ledger, store, store, portal, provider, writer,
-                    on_event=emit, retry_delay=retry_delay,
+                    on_event=emit, retry_delay=retry_delay, stop=stop,
                 )  # fmt: skip
 
                 def skipped(rel: str, why: str) -> None:
@@ -362,6 +386,30 @@ def run_sync(
             close = getattr(adapter, "close", None)
             if close is not None:
                 close()
+
+
+@contextmanager
+def stop_on_signals() -> Iterator[threading.Event]:
+    """SIGTERM or SIGINT (Ctrl-C) sets the returned event: ``run_sync(stop=...)`` then winds
+    down (no new files, the current stage of files in progress finishes, report and run record
+    written). A second signal stops at once (KeyboardInterrupt; the report stays ``.part``).
+    Outside the main thread (no signal handlers there) the event is simply never set."""
+    stop = threading.Event()
+    if threading.current_thread() is not threading.main_thread():
+        yield stop
+        return
+
+    def handler(signum: int, _frame: Any) -> None:
+        if stop.is_set():
+            raise KeyboardInterrupt
+        stop.set()
+
+    old = {sig: signal.signal(sig, handler) for sig in (signal.SIGTERM, signal.SIGINT)}
+    try:
+        yield stop
+    finally:
+        for sig, previous in old.items():
+            signal.signal(sig, previous)
 
 
 def _plan_events(emit: EventHandler) -> Callable[[PlanEvent], None]:

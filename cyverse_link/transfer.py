@@ -77,13 +77,29 @@ class FileFailed(Exception):
         return isinstance(self.__cause__, ServiceUnavailable)
 
 
+class Stopped(Exception):
+    """The run was asked to stop; ``job`` finished the stages it had begun (all recorded) and
+    resumes from there next time."""
+
+    def __init__(self, job: Job) -> None:
+        super().__init__(job.rel_path)
+        self.job = job
+
+
 class RetryPolicy:
     """Bounded retries with exponential backoff for errors flagged ``retryable``."""
 
-    def __init__(self, attempts: int, base_delay: float, on_event: EventHandler) -> None:
+    def __init__(
+        self,
+        attempts: int,
+        base_delay: float,
+        on_event: EventHandler,
+        stop: threading.Event | None = None,
+    ) -> None:
         self.attempts = max(1, attempts)
         self.base_delay = base_delay
         self.on_event = on_event
+        self.stop = stop or threading.Event()  # set: no more retries (the run is stopping)
 
     def call(
         self,
@@ -98,7 +114,8 @@ class RetryPolicy:
             try:
                 return fn()
             except CyverseLinkError as exc:
-                if not (exc.retryable and isinstance(exc, only)) or attempt == self.attempts:
+                last = attempt == self.attempts or self.stop.is_set()
+                if not (exc.retryable and isinstance(exc, only)) or last:
                     raise
                 self.on_event(
                     Event(EventKind.RETRY, rel_path, message=f"{what}: {exc} (attempt {attempt})")
@@ -136,6 +153,7 @@ class Transfer:
         # iRODS folder → {object path: catalog checksum}, read once per run (see _taken)
         self._listings: dict[str, dict[str, str | None]] = {}
         self._listing_lock = threading.Lock()
+        self.stop = threading.Event()  # set: finish the current stage, start no other
 
     # -- the stages ---------------------------------------------------------------------------
 
@@ -149,15 +167,18 @@ class Transfer:
             job = replace(job, identified=None)
         try:
             if job.resume_at < Stage.UPLOADED:
+                self._check_stop(job)
                 stage = Stage.DERIVED
                 job = self._derive_and_upload(job, done)
             if job.resume_at < Stage.PUBLISHED:
+                self._check_stop(job)
                 stage = Stage.PUBLISHED
                 job = self._publish(job, done)
             if job.resume_at < Stage.REGISTERED:
+                self._check_stop(job)
                 stage = Stage.REGISTERED
                 job = self._register(job, done)
-        except FileFailed:
+        except (FileFailed, Stopped):
             raise
         except CyverseLinkError as exc:
             raise FileFailed(job, stage, str(exc)) from exc
@@ -169,6 +190,10 @@ class Transfer:
             if done:
                 self.record_many(done)
         return job
+
+    def _check_stop(self, job: Job) -> None:
+        if self.stop.is_set():
+            raise Stopped(job)
 
     def _one_by_one(self, transitions: list[Transition]) -> None:
         for rel_path, stage, status, fields in transitions:

@@ -11,7 +11,8 @@ Connections (CyVerse's proxy rejects the 11th concurrent one per address):
 
 Round trips (measured against the sandbox, both personas): a put of up to 8 MiB is 5 requests
 (open, 2 lseeks, 1 write, close; the server verifies the MD5 at close, so no read-back; PRC's
-own ``put`` would add 2 GenQueries), +1 write per further 8 MiB. ``set_metadata`` is
+own ``put`` would add 2 GenQueries; a store's first put reads the checksum back once), +1 write
+per further 8 MiB. ``set_metadata`` is
 1 GenQuery + 1 atomic call (1 when unchanged, or with ``new=True``); ``make_public`` 1;
 ``make_tree_public`` 2; ``is_public`` 2 (1 once the anonymous id is cached); a new
 ``ensure_collection`` 2, a known one 0; ``list_children`` 1 per 500 objects; listing 1,202
@@ -106,6 +107,7 @@ class IrodsStore:
         self._known_collections: set[str] = set()
         self._anonymous_id: int | None = None
         self._version: str | None = None
+        self._md5_confirmed = False  # the catalog holds bare MD5s (read back once per store)
 
     # -- sessions ---------------------------------------------------------------------------
 
@@ -264,10 +266,28 @@ class IrodsStore:
             # equal to ``md5`` (verifyChksum) and registered that same hash as the replica's
             # checksum. A mismatch never reaches this line. The sandbox's corrupt_checksum
             # fault corrupts the hash the server computes, so it is caught the same way
-            # (tests/contract: test_corrupt_checksum_*).
+            # (tests/contract: test_corrupt_checksum_*). The comparison needs the catalog to
+            # use MD5 (CyVerse does; a SHA-256 zone would not compare an MD5): the first
+            # upload of each store reads the checksum back once to make sure.
+            if not self._md5_confirmed:
+                self._confirm_md5(session, remote, md5)
             return RemoteObject(remote, size, md5, None)
         assert error is not None
         raise error from cause
+
+    def _confirm_md5(self, session: iRODSSession, remote: str, md5: str) -> None:
+        try:
+            found = _stat(session, remote)
+        except Exception as exc:
+            raise translate(exc, "reading the checksum of", remote) from exc
+        got = found.checksum if found else None
+        if got != md5:
+            raise ChecksumMismatch(
+                f"{remote}: the data store registered checksum {got or 'none'} for a file "
+                f"whose MD5 is {md5}; cyverse-link needs a zone that registers MD5 checksums "
+                "(as CyVerse's does). Check irods.host and the zone's hash scheme"
+            )
+        self._md5_confirmed = True
 
     def checksum(self, remote: str) -> str:
         def run(s: iRODSSession) -> str:

@@ -409,7 +409,7 @@ def stop_on_signals() -> Iterator[threading.Event]:
         yield stop
     finally:
         for sig, previous in old.items():
-            signal.signal(sig, previous)
+            signal.signal(sig, signal.SIG_DFL if previous is None else previous)
 
 
 def _plan_events(emit: EventHandler) -> Callable[[PlanEvent], None]:

@@ -150,7 +150,7 @@ class Transfer:
         self._made_dirs: set[str] = set()
         self._dirs_lock = threading.Lock()
         self.record_many: BatchRecorder = record_many or self._one_by_one
-        # iRODS folder → {object path: catalog checksum}, read once per run (see _taken)
+        # iRODS folder → {object path: catalog checksum}, read once per run (see _existing)
         self._listings: dict[str, dict[str, str | None]] = {}
         self._listing_lock = threading.Lock()
         self.stop = threading.Event()  # set: finish the current stage, start no other

@@ -151,7 +151,8 @@ def bare_loop(
     a put with ``FORCE_FLAG_KW`` and checksum registration, and the same three AVUs in one
     atomic metadata call. Nothing else: no scan, no ledger, no verification, no CSV.
 
-    ``checked`` adds the three look-ups ``sync`` makes for safety, as GenQueries: does the
+    ``checked`` adds the three look-ups ``sync`` made for safety (before it listed each folder
+    once and let the server verify checksums), as GenQueries: does the
     object exist already (before the put), its registered checksum (after it), its AVUs
     (before setting them) -- to split the overhead into round trips and everything else."""
     from irods import keywords as kw

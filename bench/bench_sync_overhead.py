@@ -4,10 +4,11 @@
 to the sandbox iRODS server (in a child process), vs a bare loop doing the same iRODS calls for
 the same files to the same kind of server (tree made public once, put with FORCE_FLAG_KW +
 checksum registration, one atomic call for the same three AVUs). Everything ``sync`` does
-besides those calls -- scan and MD5, the ledger (a committed transaction per stage), the
-existence check before each upload and the checksum read-back that verifies it, URLs, CSV, the
-run report -- is the overhead. Target: ratio <= 1.3. A third side, the bare loop plus the same
-three look-ups, splits the overhead into round trips and the rest. Each side uses one
+besides those calls -- scan and MD5, the ledger, one listing per folder, URLs, CSV, the run
+report -- is the overhead (``sync`` opens the object directly instead of PRC's ``put``, so it
+skips that call's two "is it a collection?" queries). Target: ratio <= 1.3. A third side, the
+bare loop plus the three look-ups ``sync`` made per file before it listed folders and let the
+server verify checksums, shows what those round trips cost. Each side uses one
 connection; each run gets a fresh server; the sides alternate ``--repeat`` times and the best
 of each counts (the machine is shared: the best run is the least disturbed one).
 
@@ -84,7 +85,7 @@ def main() -> None:
               f"{bare_cpu / n * 1e3:.2f} ms/file; {bare_rt / n:.1f} requests/file)")  # fmt: skip
         print(f"  bare + checks: {checked_s:.2f} s ({checked_s / n * 1e3:.2f} ms/file; client "
               f"CPU {checked_cpu / n * 1e3:.2f} ms/file; {checked_rt / n:.1f} requests/file): "
-              "the loop plus sync's 3 safety look-ups")  # fmt: skip
+              "the loop plus the 3 look-ups sync used to make")  # fmt: skip
         print(f"  sync:          {sync_s:.2f} s ({sync_s / n * 1e3:.2f} ms/file; client CPU "
               f"{sync_cpu / n * 1e3:.2f} ms/file; {sync_rt / n:.1f} requests/file)")  # fmt: skip
         print(f"  overhead:      {(sync_s - bare_s) / n * 1e3:.2f} ms/file -> {ratio:.2f}x "

@@ -343,12 +343,20 @@ class Ledger:
     def advance_many(self, items: Iterable[tuple[str, Stage, Status, Mapping[str, Any]]]) -> None:
         """Several ``advance`` calls (same semantics, applied in order) in ONE transaction: for
         bulk callers such as ``link``, where a commit per row would dominate the run."""
+        rows: list[tuple[str, Stage, Status, dict[str, Any]]] = []
+        for rel_path, stage, status, fields in items:
+            values = self._values(fields)
+            values.setdefault("error", None)
+            if status is Status.DONE:
+                values.setdefault("attempts", 0)
+            if rows and rows[-1][0] == rel_path:
+                # Successive steps of one row in one transaction: only the last state is
+                # ever visible, so write it once (the fields of all of them, later ones win).
+                rows[-1] = (rel_path, stage, status, {**rows[-1][3], **values})
+            else:
+                rows.append((rel_path, stage, status, values))
         with self._errors("recording progress"), self._engine.begin() as conn:
-            for rel_path, stage, status, fields in items:
-                values = self._values(fields)
-                values.setdefault("error", None)
-                if status is Status.DONE:
-                    values.setdefault("attempts", 0)
+            for rel_path, stage, status, values in rows:
                 _upsert_row(conn, rel_path, stage, status, values, count=False)
 
     def fail(self, rel_path: str, stage: Stage, error: str, **fields: Any) -> None:

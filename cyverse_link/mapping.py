@@ -16,7 +16,7 @@ from cyverse_link.errors import CyverseLinkError, ServiceUnavailable
 from cyverse_link.events import Event, EventHandler, EventKind
 from cyverse_link.models import Match, MatchStatus, MediaLink, Stage, Status
 from cyverse_link.portal.base import Portal
-from cyverse_link.transfer import Job, Recorder
+from cyverse_link.transfer import BatchRecorder, Job, Recorder, Transition
 
 
 @dataclass(frozen=True)
@@ -55,6 +55,7 @@ class Mapper:
         fail: Callable[[str, Stage, str], None],
         on_event: EventHandler,
         on_result: Callable[[Mapped], None],
+        record_many: BatchRecorder | None = None,
     ) -> None:
         self.portal = portal
         self.settings = settings
@@ -63,6 +64,11 @@ class Mapper:
         self.on_event = on_event
         self.on_result = on_result
         self.pending: list[Job] = []
+        self.record_many: BatchRecorder = record_many or self._one_by_one
+
+    def _one_by_one(self, transitions: list[Transition]) -> None:
+        for rel_path, stage, status, fields in transitions:
+            self.record(rel_path, stage, status, **fields)
 
     def add(self, job: Job) -> None:
         self.pending.append(job)
@@ -104,15 +110,22 @@ class Mapper:
             for job, _ in by_source.values():
                 self._failed(job, f"writing the media row failed: {exc}")
             return
+        linked: list[tuple[Job, Match, int | None]] = []
         for source, (job, match) in by_source.items():
             if source in result.written:
                 occid = result.written[source] or None  # 0: written to a CSV, no occid yet
-                self.record(job.rel_path, Stage.MAPPED, Status.DONE, occid=occid, error=None)
-                self.on_event(Event(EventKind.STAGE_DONE, job.rel_path, Stage.MAPPED))
-                self.on_result(Mapped(job, match.status, occid=occid, linked=True))
+                linked.append((job, match, occid))
             else:
                 why = result.errors.get(source, "the portal wrote no row and gave no reason")
                 self._failed(job, why)
+        # The batch's rows are written: record them in one transaction, not one per file.
+        fields = [(j.rel_path, o) for j, _, o in linked]
+        self.record_many(
+            [(rel, Stage.MAPPED, Status.DONE, {"occid": o, "error": None}) for rel, o in fields]
+        )
+        for job, match, occid in linked:
+            self.on_event(Event(EventKind.STAGE_DONE, job.rel_path, Stage.MAPPED))
+            self.on_result(Mapped(job, match.status, occid=occid, linked=True))
 
     def _link(self, job: Job) -> MediaLink:
         assert job.urls is not None  # registered before mapping

@@ -11,10 +11,12 @@ counted and reported; it never stops the run.
 from __future__ import annotations
 
 import copy
+import signal
 import tempfile
 import threading
 from collections.abc import Callable, Iterator
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from contextlib import contextmanager
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -33,7 +35,15 @@ from cyverse_link.plan import Decision, PlanEvent, PlanItem, iter_plan, run_plan
 from cyverse_link.portal.base import Portal
 from cyverse_link.publish.base import UrlProvider
 from cyverse_link.report import ReportEntry, ReportWriter, RunReport
-from cyverse_link.transfer import FileFailed, Job, RetryPolicy, Transfer, derivative_paths
+from cyverse_link.transfer import (
+    FileFailed,
+    Job,
+    RetryPolicy,
+    Stopped,
+    Transfer,
+    Transition,
+    derivative_paths,
+)
 
 OUTAGE_LIMIT = 3  # consecutive service failures that end the run (exit 3), not every file
 
@@ -60,8 +70,10 @@ class SyncRun:
         *,
         on_event: EventHandler = ignore,
         retry_delay: float = 1.0,
+        stop: threading.Event | None = None,
     ) -> None:
         self.settings = settings
+        self.stop = stop or threading.Event()  # set (by a signal): finish up and return
         self.ledger = ledger
         self.store = store
         self.report = report
@@ -69,11 +81,15 @@ class SyncRun:
         self.counts = Counts()
         self._lock = threading.Lock()
         self._outage = 0  # consecutive files that failed because the service was away
-        retry = RetryPolicy(settings.irods.retries + 1, retry_delay, on_event)
-        self.transfer = Transfer(settings, store, linker, provider, self._record, retry, Path())
-        self.mapper = Mapper(
-            portal, settings.symbiota, self._record, self._fail, on_event, self._mapped
+        retry = RetryPolicy(settings.irods.retries + 1, retry_delay, on_event, self.stop)
+        self.transfer = Transfer(
+            settings, store, linker, provider, self._record, retry, Path(), self._record_many
         )
+        self.transfer.stop = self.stop
+        self.mapper = Mapper(
+            portal, settings.symbiota, self._record, self._fail, on_event, self._mapped,
+            self._record_many,
+        )  # fmt: skip
 
     # -- ledger, serialised -------------------------------------------------------------------
 
@@ -82,6 +98,14 @@ class SyncRun:
             self.ledger.advance(rel_path, stage, status, **fields)
         if status is Status.DONE and stage < Stage.MAPPED:
             self.emit(Event(EventKind.STAGE_DONE, rel_path, stage))
+
+    def _record_many(self, transitions: list[Transition]) -> None:
+        """Several transitions in one committed transaction (one file's worker stages)."""
+        with self._lock:
+            self.ledger.advance_many(transitions)
+        for rel_path, stage, status, _ in transitions:
+            if status is Status.DONE and stage < Stage.MAPPED:
+                self.emit(Event(EventKind.STAGE_DONE, rel_path, stage))
 
     def _fail(self, rel_path: str, stage: Stage, error: str, **fields: Any) -> None:
         with self._lock:
@@ -95,7 +119,7 @@ class SyncRun:
         if not self.settings.irods.public:
             self.emit(Event(EventKind.INFO, message="irods.public is false: nothing is made "
                             "public, so anonymous (dav-anon) URLs will not open"))  # fmt: skip
-        in_flight: set[Future[Job]] = set()
+        in_flight: dict[Future[Job], Job] = {}
         started = 0
         with tempfile.TemporaryDirectory(prefix="cyverse-link-") as tmp:
             self.transfer.work_dir = Path(tmp)
@@ -108,6 +132,8 @@ class SyncRun:
                     for item in items:
                         if limit is not None and started >= limit:
                             break
+                        if self.stop.is_set():
+                            break
                         job = self._classify(item)
                         if job is None:
                             continue
@@ -115,24 +141,42 @@ class SyncRun:
                         if job.resume_at >= Stage.REGISTERED:
                             self.mapper.add(job)  # only the portal step is left
                             continue
-                        in_flight.add(pool.submit(self.transfer.process, job))
+                        in_flight[pool.submit(self.transfer.process, job)] = job
                         if len(in_flight) >= 2 * threads:  # bounded: memory stays flat
                             in_flight = self._collect(in_flight)
                     while in_flight:
+                        if self.stop.is_set():
+                            self._cancel_queued(in_flight)
                         in_flight = self._collect(in_flight)
                 except BaseException:
-                    for fut in in_flight:
-                        fut.cancel()
+                    self._cancel_queued(in_flight)
                     raise
+        if self.stop.is_set():
+            # Files that finished are mapped below; the rest resume on the next run.
+            self.counts.extra["interrupted"] = 1
+            self.emit(Event(EventKind.INFO, message="stopping: finished the files in progress; "
+                            "run sync again to continue"))  # fmt: skip
         self.mapper.flush()
         self.emit(Event(EventKind.FINISHED, counts=copy.deepcopy(self.counts)))
         return self.counts
 
-    def _collect(self, futures: set[Future[Job]]) -> set[Future[Job]]:
-        done, rest = wait(futures, return_when=FIRST_COMPLETED)
+    def _cancel_queued(self, in_flight: dict[Future[Job], Job]) -> None:
+        """Drop files handed out but not started. They still get their "identified" row (the
+        worker would have committed it with the target path)."""
+        for fut, job in list(in_flight.items()):
+            if fut.cancel():
+                del in_flight[fut]
+                if job.identified is not None:
+                    self._record(job.rel_path, Stage.IDENTIFIED, Status.DONE, **job.identified)
+
+    def _collect(self, futures: dict[Future[Job], Job]) -> dict[Future[Job], Job]:
+        done, _ = wait(futures, return_when=FIRST_COMPLETED)
         for fut in done:
+            del futures[fut]
             try:
                 job = fut.result()
+            except Stopped:
+                continue  # its finished stages are recorded; the rest is for the next run
             except FileFailed as exc:
                 self._failed_job(exc.job, exc.stage, exc.message)
                 self._outage = self._outage + 1 if exc.service_down else 0
@@ -148,7 +192,7 @@ class SyncRun:
             self.counts.published += job.published
             self.counts.registered += 1
             self.mapper.add(job)
-        return rest
+        return futures
 
     def _classify(self, item: PlanItem) -> Job | None:
         """What is left to do for one file (main thread); None when nothing is."""
@@ -194,10 +238,9 @@ class SyncRun:
             previous = rec.previous_irods_path
         if previous:
             job = replace(job, remote=versioned_path(base, lf.md5), previous_remote=previous)
-        self._record(
-            lf.rel_path,
-            Stage.IDENTIFIED,
-            Status.DONE,
+        # Committed by the worker with the file's target path (one transaction, not two): a run
+        # killed before that finds no trace of this attempt, and redoes it from the start.
+        identified = dict(
             md5=lf.md5,
             size=lf.size,
             mtime_ns=lf.mtime_ns,
@@ -211,7 +254,7 @@ class SyncRun:
             occid=None,
             previous_irods_path=previous,
         )
-        return job
+        return replace(job, identified=identified)
 
     def _bad_file(self, item: PlanItem) -> None:
         lf, rec = item.local, item.record
@@ -290,9 +333,12 @@ def run_sync(
     portal: Portal | None = None,
     provider: UrlProvider | None = None,
     retry_delay: float = 1.0,
+    stop: threading.Event | None = None,
 ) -> RunReport:
     """The whole pipeline over ``source.path``; returns the run report (its ``path`` is the
-    JSON file). ``dry_run`` is ``plan``: reads only, writes nothing but the report. Adapters
+    JSON file). ``dry_run`` is ``plan``: reads only, writes nothing but the report. Once
+    ``stop`` is set (see ``stop_on_signals``) no new file starts, files in progress finish
+    their current stage, and the run ends normally with ``report.interrupted``. Adapters
     not given are built from ``settings`` (passwords resolved then). Raises ``LockHeld`` when
     another run holds the lock, ``ConfigError``, ``ServiceUnavailable``; per-file problems are
     counted and reported instead."""
@@ -323,7 +369,7 @@ def run_sync(
             with ReportWriter(settings.state.report_dir, "sync", dry_run=False) as writer:
                 run = SyncRun(
                     settings, ledger, store, store, portal, provider, writer,
-                    on_event=emit, retry_delay=retry_delay,
+                    on_event=emit, retry_delay=retry_delay, stop=stop,
                 )  # fmt: skip
 
                 def skipped(rel: str, why: str) -> None:
@@ -340,6 +386,30 @@ def run_sync(
             close = getattr(adapter, "close", None)
             if close is not None:
                 close()
+
+
+@contextmanager
+def stop_on_signals() -> Iterator[threading.Event]:
+    """SIGTERM or SIGINT (Ctrl-C) sets the returned event: ``run_sync(stop=...)`` then winds
+    down (no new files, the current stage of files in progress finishes, report and run record
+    written). A second signal stops at once (KeyboardInterrupt; the report stays ``.part``).
+    Outside the main thread (no signal handlers there) the event is simply never set."""
+    stop = threading.Event()
+    if threading.current_thread() is not threading.main_thread():
+        yield stop
+        return
+
+    def handler(signum: int, _frame: Any) -> None:
+        if stop.is_set():
+            raise KeyboardInterrupt
+        stop.set()
+
+    old = {sig: signal.signal(sig, handler) for sig in (signal.SIGTERM, signal.SIGINT)}
+    try:
+        yield stop
+    finally:
+        for sig, previous in old.items():
+            signal.signal(sig, signal.SIG_DFL if previous is None else previous)
 
 
 def _plan_events(emit: EventHandler) -> Callable[[PlanEvent], None]:

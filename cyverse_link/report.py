@@ -98,9 +98,15 @@ class RunReport:
         return rows
 
     @property
+    def interrupted(self) -> bool:
+        """The run was asked to stop (SIGTERM, Ctrl-C) and left files for the next one."""
+        return bool(self.counts.extra.get("interrupted"))
+
+    @property
     def exit_code(self) -> int:
-        """SPEC §2: 1 when some items failed (they are listed in the report), else 0."""
-        return 1 if self.counts.failed else 0
+        """SPEC §2: 1 when some items failed (they are listed in the report) or the run was
+        interrupted (the rest resumes next time), else 0."""
+        return 1 if self.counts.failed or self.interrupted else 0
 
     def to_dict(self) -> dict[str, Any]:
         return {

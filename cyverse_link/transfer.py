@@ -1,8 +1,15 @@
 """One file's remote work: derive → upload (verified) → publish → URL. Runs in worker threads.
 
-Each stage is recorded through ``record`` (serialised by the caller) before the next starts, so a
-killed run resumes exactly where each file stopped. A file whose original is already verified
-in iRODS resumes at publish or URL; derivatives are re-made only when an upload is still due.
+Ledger writes (serialised by the caller) are grouped per file into two transactions: the target
+path (with the main thread's "identified") is committed *before* anything is written to iRODS,
+so a partial object there is known to be ours; the finished stages (uploaded, published,
+registered) are committed together once the file is through or has failed. A run killed in
+between resumes that file at "derived": the existing object is then found verified (same MD5)
+and is not sent again. A file whose original is already verified in iRODS resumes at publish
+or URL; derivatives are re-made only when an upload is still due.
+
+Whether a target name is taken is read from one listing per iRODS folder per run (a paged
+GenQuery, ``DataStore.list_children``), not from a look-up per file.
 """
 
 from __future__ import annotations
@@ -27,6 +34,8 @@ from cyverse_link.publish.base import UrlProvider
 
 T = TypeVar("T")
 Recorder = Callable[..., None]  # (rel_path, stage, status, **fields)
+Transition = tuple[str, Stage, Status, dict[str, Any]]
+BatchRecorder = Callable[[list[Transition]], None]  # several transitions, one transaction
 
 
 @dataclass(frozen=True)
@@ -50,6 +59,7 @@ class Job:
     overwrite_ok: bool = False  # ``remote`` may hold our own unverified partial write
     uploaded: bool = False  # bytes were sent in this run (for the counts)
     published: bool = False
+    identified: Mapping[str, Any] | None = None  # the "identified" record, not yet committed
 
 
 class FileFailed(Exception):
@@ -67,13 +77,29 @@ class FileFailed(Exception):
         return isinstance(self.__cause__, ServiceUnavailable)
 
 
+class Stopped(Exception):
+    """The run was asked to stop; ``job`` finished the stages it had begun (all recorded) and
+    resumes from there next time."""
+
+    def __init__(self, job: Job) -> None:
+        super().__init__(job.rel_path)
+        self.job = job
+
+
 class RetryPolicy:
     """Bounded retries with exponential backoff for errors flagged ``retryable``."""
 
-    def __init__(self, attempts: int, base_delay: float, on_event: EventHandler) -> None:
+    def __init__(
+        self,
+        attempts: int,
+        base_delay: float,
+        on_event: EventHandler,
+        stop: threading.Event | None = None,
+    ) -> None:
         self.attempts = max(1, attempts)
         self.base_delay = base_delay
         self.on_event = on_event
+        self.stop = stop or threading.Event()  # set: no more retries (the run is stopping)
 
     def call(
         self,
@@ -88,7 +114,8 @@ class RetryPolicy:
             try:
                 return fn()
             except CyverseLinkError as exc:
-                if not (exc.retryable and isinstance(exc, only)) or attempt == self.attempts:
+                last = attempt == self.attempts or self.stop.is_set()
+                if not (exc.retryable and isinstance(exc, only)) or last:
                     raise
                 self.on_event(
                     Event(EventKind.RETRY, rel_path, message=f"{what}: {exc} (attempt {attempt})")
@@ -109,6 +136,7 @@ class Transfer:
         record: Recorder,
         retry: RetryPolicy,
         work_dir: Path,
+        record_many: BatchRecorder | None = None,
     ) -> None:
         self.settings = settings
         self.store = store
@@ -121,6 +149,11 @@ class Transfer:
         self._tree_public = False
         self._made_dirs: set[str] = set()
         self._dirs_lock = threading.Lock()
+        self.record_many: BatchRecorder = record_many or self._one_by_one
+        # iRODS folder → {object path: catalog checksum}, read once per run (see _existing)
+        self._listings: dict[str, dict[str, str | None]] = {}
+        self._listing_lock = threading.Lock()
+        self.stop = threading.Event()  # set: finish the current stage, start no other
 
     # -- the stages ---------------------------------------------------------------------------
 
@@ -128,25 +161,45 @@ class Transfer:
         """Run the remaining stages; any ordinary error becomes ``FileFailed`` (per-file
         isolation). BaseExceptions (a kill, Ctrl-C) propagate and stop the run."""
         stage = Stage(job.resume_at + 1)
+        done: list[Transition] = []  # finished stages of this file, committed together
+        if job.identified is not None:
+            done.append((job.rel_path, Stage.IDENTIFIED, Status.DONE, dict(job.identified)))
+            job = replace(job, identified=None)
         try:
             if job.resume_at < Stage.UPLOADED:
+                self._check_stop(job)
                 stage = Stage.DERIVED
-                job = self._derive_and_upload(job)
+                job = self._derive_and_upload(job, done)
             if job.resume_at < Stage.PUBLISHED:
+                self._check_stop(job)
                 stage = Stage.PUBLISHED
-                job = self._publish(job)
+                job = self._publish(job, done)
             if job.resume_at < Stage.REGISTERED:
+                self._check_stop(job)
                 stage = Stage.REGISTERED
-                job = self._register(job)
-        except FileFailed:
+                job = self._register(job, done)
+        except (FileFailed, Stopped):
             raise
         except CyverseLinkError as exc:
             raise FileFailed(job, stage, str(exc)) from exc
         except Exception as exc:  # a bug or a library surprise: still only this file
             raise FileFailed(job, stage, f"{type(exc).__name__}: {exc}") from exc
+        finally:
+            # Also on failure (before the caller records it) and on a kill that unwinds:
+            # what finished is recorded. Only a hard kill loses these, which is safe (above).
+            if done:
+                self.record_many(done)
         return job
 
-    def _derive_and_upload(self, job: Job) -> Job:
+    def _check_stop(self, job: Job) -> None:
+        if self.stop.is_set():
+            raise Stopped(job)
+
+    def _one_by_one(self, transitions: list[Transition]) -> None:
+        for rel_path, stage, status, fields in transitions:
+            self.record(rel_path, stage, status, **fields)
+
+    def _derive_and_upload(self, job: Job, done: list[Transition]) -> Job:
         # A scratch folder only when there is something to derive: making and removing one
         # per file cost ~15% of a small-file sync with derivatives off (bench_sync_overhead).
         enabled = self.settings.derivatives.enabled
@@ -156,7 +209,7 @@ class Transfer:
                 # Before the first upload of the run: objects and folders created from here on
                 # inherit anonymous read, so none is ever briefly (or, in a race, never) public.
                 self._ensure_tree_public(job.rel_path)
-            remote, needs_put = self._choose_remote(job)
+            remote, needs_put, fresh = self._choose_remote(job)
             job = replace(job, remote=remote)
             derived: dict[Rendition, tuple[Path, str]] = {}  # local file, its md5
             paths: dict[Rendition, str] = {}
@@ -167,7 +220,9 @@ class Transfer:
                     derived[rendition] = (f.path, f.md5)
                     paths[rendition] = derivative_path(remote, job.md5, rendition)
             # Record the target before writing: a partial object there is then known to be ours.
-            self.record(job.rel_path, Stage.DERIVED, Status.DONE, **_job_fields(job))
+            done.append((job.rel_path, Stage.DERIVED, Status.DONE, _job_fields(job)))
+            self.record_many(done)
+            done.clear()
             try:
                 for rendition, (local, md5) in derived.items():
                     self._put(job.rel_path, local, paths[rendition], md5)
@@ -175,18 +230,20 @@ class Transfer:
                     self._put(job.rel_path, job.local, remote, job.md5)
                 avus = self._avus(job)
                 self.retry.call(
-                    "metadata", job.rel_path, lambda: self.store.set_metadata(remote, avus)
+                    "metadata",
+                    job.rel_path,
+                    lambda: self.store.set_metadata(remote, avus, new=fresh),
                 )
             except CyverseLinkError as exc:
                 raise FileFailed(job, Stage.UPLOADED, str(exc)) from exc
             job = replace(job, derivatives=paths, resume_at=Stage.UPLOADED, uploaded=needs_put)
-            self.record(job.rel_path, Stage.UPLOADED, Status.DONE, **_job_fields(job))
+            done.append((job.rel_path, Stage.UPLOADED, Status.DONE, _job_fields(job)))
             return job
         finally:
             if tmp is not None:
                 shutil.rmtree(tmp, ignore_errors=True)
 
-    def _publish(self, job: Job) -> Job:
+    def _publish(self, job: Job, done: list[Transition]) -> Job:
         published = False
         if self.settings.irods.public:
             if self._tree_linker():
@@ -196,10 +253,10 @@ class Transfer:
                     self._make_public(job.rel_path, path)
             published = True
         job = replace(job, resume_at=Stage.PUBLISHED, published=published)
-        self.record(job.rel_path, Stage.PUBLISHED, Status.DONE)
+        done.append((job.rel_path, Stage.PUBLISHED, Status.DONE, {}))
         return job
 
-    def _register(self, job: Job) -> Job:
+    def _register(self, job: Job, done: list[Transition]) -> Job:
         tags = {"catalog_number": job.catalog, "collid": str(self.settings.collection.collid)}
         urls = self.retry.call(
             "url",
@@ -207,31 +264,57 @@ class Transfer:
             lambda: self.provider.urls_for(job.remote, job.derivatives, tags=tags),
         )
         job = replace(job, urls=urls, resume_at=Stage.REGISTERED)
-        self.record(job.rel_path, Stage.REGISTERED, Status.DONE, urls=urls)
+        done.append((job.rel_path, Stage.REGISTERED, Status.DONE, {"urls": urls}))
         return job
 
     # -- helpers ------------------------------------------------------------------------------
 
-    def _choose_remote(self, job: Job) -> tuple[str, bool]:
-        """(path, upload needed). Never overwrite different bytes that are not our own partial
-        write: a name holding other content gets ``stem.v<md5_8>.ext`` instead."""
+    def _choose_remote(self, job: Job) -> tuple[str, bool, bool]:
+        """(path, upload needed, path was free). Never overwrite different bytes that are not
+        our own partial write: a name holding other content gets ``stem.v<md5_8>.ext``."""
         remote = job.remote
-        try:
-            existing = self.retry.call(
-                "checksum", job.rel_path, lambda: self.store.checksum(remote)
-            )
-        except NotFound:
-            return remote, True
+        # Our own interrupted or refused upload: re-send unless the catalog already holds our
+        # MD5. Without a catalog checksum the replica is not a verified one (a refused close
+        # leaves it unregistered), so it is not hashed in place and counted as done.
+        existing = self._existing(job.rel_path, remote, compute=not job.overwrite_ok)
+        if existing is _FREE:
+            return remote, True, True
         if existing == job.md5:
-            return remote, False  # already there, identical (a re-run after a lost ledger)
+            return remote, False, False  # already there, identical (a re-run, a lost ledger)
         if job.overwrite_ok:
-            return remote, True  # our own interrupted upload of this content
+            return remote, True, False  # our own interrupted upload of this content
         versioned = versioned_path(remote, job.md5)
+        there = self._existing(job.rel_path, versioned)
+        if there is _FREE:
+            return versioned, True, True
+        return versioned, there != job.md5, False
+
+    def _existing(self, rel_path: str, remote: str, *, compute: bool = True) -> object:
+        """The checksum of ``remote`` in iRODS, or ``_FREE`` when no object has that name.
+
+        From the folder's listing, read once per run: this run is the only writer of its own
+        targets (one run per config holds the lock; each file has its own name), and an
+        object made by someone else after the listing is as much a race as it was with a
+        look-up per file just before the put. A listed object without a checksum yet (CyVerse
+        registers some later) is asked for one, as before."""
+        folder, _ = remote.rsplit("/", 1)
+        with self._listing_lock:  # the other workers want the same folder: let them wait
+            listing = self._listings.get(folder)
+            if listing is None:
+                found = self.retry.call(
+                    "listing", rel_path, lambda: list(self.store.list_children(folder))
+                )
+                listing = {o.path: o.checksum for o in found}
+                self._listings[folder] = listing
+        if remote not in listing:
+            return _FREE
+        checksum = listing[remote]
+        if checksum or not compute:
+            return checksum
         try:
-            same = self.store.checksum(versioned) == job.md5
+            return self.retry.call("checksum", rel_path, lambda: self.store.checksum(remote))
         except NotFound:
-            same = False
-        return versioned, not same
+            return _FREE
 
     def _put(self, rel_path: str, local: Path, remote: str, md5: str) -> None:
         self._ensure_dir(rel_path, remote.rsplit("/", 1)[0])
@@ -273,6 +356,9 @@ class Transfer:
         if job.suffix:
             avus["suffix"] = job.suffix
         return avus
+
+
+_FREE = object()  # no object of that name
 
 
 def _job_fields(job: Job) -> dict[str, Any]:

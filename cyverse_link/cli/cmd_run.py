@@ -109,12 +109,18 @@ def sync(obj: Context, limit: int | None, dry_run: bool) -> None:
     Incremental and resumable: files already linked are skipped without being read. Exit
     code 0 all done, 1 some files failed (see the report), 2 config, 3 a service could not be
     reached, 4 another run holds the lock."""
-    from cyverse_link.pipeline import run_sync
+    from cyverse_link.pipeline import run_sync, stop_on_signals
 
     settings = obj.settings()
-    with ProgressView(obj.progress, obj.quiet) as view:
-        report = run_sync(settings, dry_run=dry_run, limit=limit, on_event=view)
+    with stop_on_signals() as stop, ProgressView(obj.progress, obj.quiet) as view:
+        report = run_sync(settings, dry_run=dry_run, limit=limit, on_event=view, stop=stop)
     print_report(obj, report)
+    if report.interrupted:
+        click.echo(
+            "interrupted: the files in progress were finished and recorded; run "
+            "`cyverse-link sync` again to continue with the rest",
+            err=True,
+        )
     sys.exit(report.exit_code)
 
 

@@ -28,6 +28,12 @@ class DataStore(Protocol):
         Raises ServiceUnavailable, PermissionDenied."""
         ...
 
+    def list_children(self, collection: str) -> Iterator[RemoteObject]:
+        """The data objects directly in ``collection`` (not in sub-collections), as ``list``
+        gives them. Yields nothing if it does not exist. Raises ServiceUnavailable,
+        PermissionDenied."""
+        ...
+
     def ensure_collection(self, path: str) -> None:
         """Create ``path`` and its parents if missing (like ``imkdir -p``).
         Raises PermissionDenied, DataStoreError."""
@@ -45,9 +51,11 @@ class DataStore(Protocol):
         Raises NotFound, PermissionDenied."""
         ...
 
-    def set_metadata(self, remote: str, avus: Mapping[str, str]) -> None:
+    def set_metadata(self, remote: str, avus: Mapping[str, str], *, new: bool = False) -> None:
         """Set AVUs (attribute → value; names get ``AVU_PREFIX``) atomically, replacing
-        earlier values of the same attributes. Raises NotFound, PermissionDenied."""
+        earlier values of the same attributes. ``new``: the caller just created ``remote``, so
+        it likely has no AVUs (a store may skip reading them; the result is the same either
+        way). Raises NotFound, PermissionDenied."""
         ...
 
     def get_metadata(self, remote: str) -> dict[str, str]:

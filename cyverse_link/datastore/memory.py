@@ -126,6 +126,17 @@ class MemoryStore:
             ]
         return iter(sorted(found, key=lambda r: r.path))
 
+    def list_children(self, collection: str) -> Iterator[RemoteObject]:
+        self._enter("list_children")
+        coll = _norm(collection)
+        with self._lock:
+            found = [
+                RemoteObject(path, len(o.data), o.checksum, o.modified)
+                for path, o in self._objects.items()
+                if posixpath.dirname(path) == coll
+            ]
+        return iter(sorted(found, key=lambda r: r.path))
+
     def ensure_collection(self, path: str) -> None:
         self._enter("ensure_collection")
         path = _norm(path)
@@ -178,7 +189,7 @@ class MemoryStore:
                 obj.checksum = _md5(obj.data)
             return obj.checksum
 
-    def set_metadata(self, remote: str, avus: Mapping[str, str]) -> None:
+    def set_metadata(self, remote: str, avus: Mapping[str, str], *, new: bool = False) -> None:
         names = {avu_attribute(k): v for k, v in avus.items()}
         for key, value in avus.items():
             check_avu_value(key, value)

@@ -234,3 +234,27 @@ def test_wrong_local_md5_is_never_reported_uploaded(backend: Backend, tmp_path: 
     local = write(tmp_path, "f", b"changed after hashing")
     with pytest.raises(ChecksumMismatch):
         backend.store.put(local, f"{backend.root}/w.jpg", "0" * 32)
+
+
+def test_metadata_on_a_new_object_is_the_same_as_a_full_set(
+    backend: Backend, tmp_path: Path
+) -> None:
+    """``new=True`` may skip reading the AVUs first; if the object has some after all (someone
+    added one meanwhile, or the caller was wrong), the result is still an exact set."""
+    local = write(tmp_path, "f", b"meta")
+    remote = f"{backend.root}/n.jpg"
+    backend.store.put(local, remote, md5_of(local))
+    backend.store.set_metadata(remote, {"catalog": "ASU0000001", "run": "1"}, new=True)
+    assert backend.store.get_metadata(remote) == {"catalog": "ASU0000001", "run": "1"}
+    backend.store.set_metadata(remote, {"catalog": "ASU0000002", "run": "1"}, new=True)
+    assert backend.store.get_metadata(remote) == {"catalog": "ASU0000002", "run": "1"}
+
+
+def test_list_children_is_one_level(backend: Backend, tmp_path: Path) -> None:
+    local = write(tmp_path, "f", b"x")
+    for rel in ("a.jpg", "b.jpg", "sub/c.jpg"):
+        backend.store.ensure_collection(f"{backend.root}/{rel}".rsplit("/", 1)[0])
+        backend.store.put(local, f"{backend.root}/{rel}", md5_of(local))
+    got = [(o.path, o.checksum) for o in backend.store.list_children(backend.root)]
+    assert got == [(f"{backend.root}/{n}", md5_of(local)) for n in ("a.jpg", "b.jpg")]
+    assert list(backend.store.list_children(f"{backend.root}/none")) == []

@@ -15,6 +15,7 @@ from cyverse_link.config import IrodsSettings
 from cyverse_link.datastore.irods_check import check_irods
 from cyverse_link.errors import (
     AuthenticationFailed,
+    ChecksumMismatch,
     CyverseLinkError,
     ServiceUnavailable,
     TransferFailed,
@@ -103,14 +104,17 @@ def test_round_trips_per_put(sandbox: Backend, tmp_path: Path) -> None:
     local.write_bytes(os.urandom(100_000))
     store = sandbox.store
     store.server_version()  # log in first: count the put alone
+    store.put(local, f"{sandbox.root}/first.jpg", md5_of(local))  # + 1 read-back (MD5 zone?)
     before = dict(sandbox.server.stats.requests)
     store.put(local, f"{sandbox.root}/rt.jpg", md5_of(local))
     after = dict(sandbox.server.stats.requests)
     delta = {api: n - before.get(api, 0) for api, n in after.items() if n != before.get(api, 0)}
-    # 2 GenQueries (PRC's collection check) + 1 (read back the checksum); open, write, close
-    assert delta.get(702) == 3 and delta.get(602) == 1 and delta.get(676) == 1
+    # open, write, close (+ lseeks). No GenQuery: not PRC's "is it a collection?" pair (we
+    # name the object), nor a read-back of the checksum (the server verified it at close).
+    assert delta.get(702, 0) == 0 and delta.get(602) == 1 and delta.get(676) == 1
     assert delta.get(673) == 1
-    assert sum(delta.values()) <= 9, delta
+    assert sum(delta.values()) <= 5, delta
+    assert store.checksum(f"{sandbox.root}/rt.jpg") == md5_of(local)
 
 
 def test_connection_cap_gives_a_clear_error(sandbox: Backend, tmp_path: Path) -> None:
@@ -151,3 +155,25 @@ def test_reply_delay_beyond_timeout_fails_fast(sandbox: Backend, tmp_path: Path)
     assert info.value.retryable
     assert time.monotonic() - started < 10
     sandbox.server.faults.reply_delay = 0.0
+
+
+def test_a_zone_that_does_not_verify_md5_is_caught_on_the_first_put(
+    sandbox: Backend, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The store trusts the server's verifyChksum instead of reading every checksum back.
+    A server that ignored it (say a SHA-256 zone, which cannot compare an MD5) and registered
+    something else must not pass unnoticed: the first put of a store reads back once."""
+    from cyverse_link.datastore import irods as irods_mod
+
+    real_send = irods_mod._send
+
+    def unverified(session: object, local: Path, remote: str, options: dict[str, str]) -> None:
+        sandbox.server.faults.corrupt_checksum(remote)  # registers a wrong checksum ...
+        options = {k: v for k, v in options.items() if k != "verifyChksum"}  # ... unchecked
+        real_send(session, local, remote, options)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(irods_mod, "_send", unverified)
+    local = tmp_path / "f"
+    local.write_bytes(b"unverified")
+    with pytest.raises(ChecksumMismatch, match="MD5"):
+        sandbox.store.put(local, f"{sandbox.root}/u.jpg", md5_of(local))

@@ -389,3 +389,31 @@ def test_many_files_many_workers(tmp_path: Path) -> None:
     led = w.ledger()
     assert {(v.stage, v.status) for v in led.values()} == {(Stage.MAPPED, Status.DONE)}
     assert {v.occid for v in led.values()} == set(range(1000, 1060))
+
+
+def test_ledger_commits_per_file(tmp_path: Path) -> None:
+    """A file's worker stages are committed in two transactions (target path before the
+    write; uploaded + published + registered after), its mapping with its batch: at most
+    2 commits per file plus the batches, where each stage used to be its own (6 per file)."""
+    import sqlalchemy as sa
+
+    src = tmp_path / "in"
+    src.mkdir()
+    n = 12
+    for i in range(n):
+        (src / f"ASU{i:07d}.jpg").write_bytes(image((i, 9, 9)))
+    w = World(make_settings(tmp_path, derivatives__enabled=False, symbiota__batch_size=6))
+    w.portal.specimens = {f"ASU{i:07d}": [1000 + i] for i in range(n)}
+    commits = {"n": 0}
+
+    def count(_conn: Any) -> None:
+        commits["n"] += 1
+
+    sa.event.listen(sa.engine.Engine, "commit", count)
+    try:
+        r = w.run()
+    finally:
+        sa.event.remove(sa.engine.Engine, "commit", count)
+    assert (r.counts.uploaded, r.counts.mapped) == (n, n)
+    assert commits["n"] <= 2 * n + n // 6 + 4, commits  # + the run's own rows, the schema
+    assert {(v.stage, v.status) for v in w.ledger().values()} == {(Stage.MAPPED, Status.DONE)}

@@ -5,6 +5,7 @@ lost, nothing duplicated and nothing unverified counted as done."""
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import sqlite3
@@ -94,4 +95,37 @@ def test_sigterm_then_resume_equals_an_uninterrupted_run(tmp_path: Path) -> None
         assert state(cut) == state(ref)
     finally:
         ref.srv.stop()
+        cut.srv.stop()
+
+
+def test_sigterm_finishes_the_files_in_progress_and_the_run_record(tmp_path: Path) -> None:
+    """SIGTERM winds the run down: no new file starts, the report is finished (no ``.part``
+    left), the run record has its end and counts, exit code 1 with a message saying how to
+    go on. A second run finishes the rest."""
+    cut = make_rig(tmp_path / "cut", n=N, threads=2, out_of_process=True)
+    try:
+        proc = cli(cut, "sync")
+        deadline = time.monotonic() + 60
+        while uploaded_so_far(cut) < 5 and proc.poll() is None and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert proc.poll() is None, "the run finished before it could be interrupted"
+        proc.send_signal(signal.SIGTERM)
+        out, err = proc.communicate(timeout=30)
+        assert proc.returncode == 1, (out, err)
+        assert "Traceback" not in err, err
+        assert "interrupted" in err and "sync" in err, err
+        reports = list((cut.root / "reports").iterdir())
+        assert [p.suffix for p in reports] == [".json"], reports  # finished, not ``.part``
+        report = json.loads(reports[0].read_text())
+        assert report["counts"]["extra"]["interrupted"] == 1
+        assert report["counts"]["registered"] < N
+        with sqlite3.connect(cut.root / "state" / "ledger.sqlite") as conn:
+            finished, counts = conn.execute("SELECT finished, counts FROM runs").fetchone()
+        assert finished is not None and json.loads(counts)["registered"] < N
+        assert_consistent(cut, complete=False, all_seen=False)
+        again = cli(cut, "sync")
+        out, err = again.communicate(timeout=120)
+        assert again.returncode == 0, (out, err)
+        assert_consistent(cut, complete=True)
+    finally:
         cut.srv.stop()

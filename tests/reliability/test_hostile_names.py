@@ -18,7 +18,7 @@ import unicodedata
 from pathlib import Path
 
 import pytest
-from hypothesis import HealthCheck, assume, given, settings
+from hypothesis import HealthCheck, assume, example, given, settings
 from hypothesis import strategies as st
 
 from cyverse_link.config import IdentifierSettings, SourceSettings, parse_settings
@@ -103,6 +103,7 @@ def rules_for(pattern: str, replace: list[dict[str, str]] | None = None) -> Iden
 
 @settings(max_examples=300, deadline=None)
 @given(name=file_names(), pat=patterns())
+@example(name="A0#..jpg", pat=(r"(?P<catalog>\#\.\d*)", r"\#\.\d*"))  # trimmed "." at the end
 def test_parse_identifier_never_crashes_and_matches_the_pattern(
     name: str, pat: tuple[str, str]
 ) -> None:
@@ -114,8 +115,14 @@ def test_parse_identifier_never_crashes_and_matches_the_pattern(
     assert ident.catalog, "an identifier always has a catalog number"
     assert ident.catalog == ident.catalog.strip()
     # What came back is something the catalog group matches in full (case-insensitively,
-    # like the search itself), not a fragment of the junk around it.
-    assert re.fullmatch(body, ident.catalog, re.IGNORECASE), (pattern, name, ident)
+    # like the search itself), not a fragment of the junk around it -- up to the separators
+    # identifiers.py documents trimming from either end (see the test below).
+    seps = ["", *TRIMMED, *(a + b for a in TRIMMED for b in TRIMMED)]
+    assert any(
+        re.fullmatch(body, f"{pre}{ident.catalog}{post}", re.IGNORECASE)
+        for pre in seps
+        for post in seps
+    ), (pattern, name, ident)
     assert "/" not in ident.catalog and "\\" not in ident.catalog
 
 
@@ -150,6 +157,9 @@ def test_config_refuses_what_would_crash_identification(
         return
     ident = parse_identifier(name, rules)
     assert ident is None or ident.catalog
+
+
+TRIMMED = (" ", "_", "-", ".")
 
 
 def test_separators_around_the_catalog_are_trimmed() -> None:

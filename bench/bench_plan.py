@@ -16,7 +16,8 @@ the peak RSS of a plan stays at that post-import level, so a second pair of chil
 the ``tracemalloc`` peak of the plan alone (more sensitive, Python objects only).
 
 The ledger is warmed through ``Ledger.advance`` exactly as a completed sync leaves it
-(stage MAPPED, status done, size/mtime/md5/URLs/occid); that costs ~0.5 ms per row, so the
+(stage MAPPED, status done, size/mtime/md5/URLs/occid, catalog numbers confirmed under the
+identifier rules by ``Ledger.confirm_catalogs``); that costs ~0.5 ms per row, so the
 setup takes about a minute at 100k. ``--workdir DIR`` keeps (and reuses) the trees and ledgers.
 
     python bench/bench_plan.py            # 100,000 vs 10,000 files
@@ -85,6 +86,13 @@ def warm_ledger(root: Path, db_url: str) -> None:
                 occid=occid,
                 last_run=run,
             )
+        # As run_sync ends: the catalog numbers recorded are checked against the rules.
+        from cyverse_link.config import parse_settings
+        from cyverse_link.identifiers import IdentifierParser
+
+        rules = parse_settings(settings_for(root.parent)).identifiers
+        parser = IdentifierParser(rules)
+        ledger.confirm_catalogs(parser.fingerprint, parser)
 
 
 def _count(root: Path) -> int:

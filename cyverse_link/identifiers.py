@@ -20,6 +20,8 @@ from __future__ import annotations
 
 import csv
 import functools
+import hashlib
+import json
 import re
 import unicodedata
 from collections.abc import Iterable, Mapping
@@ -33,6 +35,7 @@ if TYPE_CHECKING:
     from cyverse_link.config import IdentifierSettings
 
 __all__ = [
+    "RULES_VERSION",
     "IdentifierParser",
     "load_mapping_csv",
     "mapping_key",
@@ -44,6 +47,9 @@ __all__ = [
     "suffix_sort_key",
 ]
 
+# Bump when a change to the parsing below can give another catalog number or suffix for a name:
+# it invalidates the catalog numbers ``plan`` reuses from the ledger (``fingerprint``).
+RULES_VERSION = 1
 # Trailing copy markers: "x (1)", "x(2)", "x - Copy", "x - Copy (3)", "x copy", "x copy 2".
 _COPY_RX = re.compile(
     r"(?:\s*\((?P<paren>\d{1,3})\)|\s*-\s*copy(?:\s*\((?P<win>\d{1,3})\))?|\s+copy(?:\s+(?P<mac>\d{1,3}))?)$",
@@ -111,6 +117,23 @@ class IdentifierParser:
         self._has_suffix = "suffix" in self._rx.groupindex
         self._replace = tuple((re.compile(r.pattern), r.replacement) for r in rules.replace)
         self._mapping = mapping or None
+        self._rules = rules
+
+    @functools.cached_property
+    def fingerprint(self) -> str:
+        """Changes whenever what this parser returns for some name may change: the pattern,
+        the replace rules, the mapping CSV's content, this parsing code (``RULES_VERSION``)
+        and the Unicode tables behind NFKC. ``Ledger.confirm_catalogs`` records it per row."""
+        rules = self._rules
+        data = [
+            RULES_VERSION,
+            unicodedata.unidata_version,
+            rules.pattern,
+            [[r.pattern, r.replacement] for r in rules.replace],
+            sorted(self._mapping.items()) if self._mapping else None,
+        ]
+        text = json.dumps(data, ensure_ascii=True, separators=(",", ":"))
+        return hashlib.sha256(text.encode()).hexdigest()[:24]
 
     def parse(self, file_name: str) -> Identifier | None:
         found = self(file_name)

@@ -16,7 +16,7 @@ from __future__ import annotations
 import dataclasses
 import functools
 import json
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -49,7 +49,13 @@ __all__ = [
 ]
 
 MAX_ERROR_CHARS = 2000
-_FIELDS = frozenset(c.name for c in files.columns) - {"id", "rel_path", "stage", "status"}
+_FIELDS = frozenset(c.name for c in files.columns) - {
+    "id",
+    "rel_path",
+    "stage",
+    "status",
+    "catalog_rules",  # the last: only confirm_catalogs
+}
 
 
 class _NoLedger(Exception):
@@ -252,11 +258,16 @@ class Ledger:
         q = sa.select(files).where(files.c.status == Status.FAILED.value)
         return list(self._stream(q.order_by(_ordered(self._engine))))
 
-    def iter_join_rows(self, batch: int = 1000) -> Iterator[Sequence[Sequence[Any]]]:
+    def iter_join_rows(
+        self, batch: int = 1000, *, catalog_rules: str = ""
+    ) -> Iterator[Sequence[Sequence[Any]]]:
         """The lean read behind ``plan``'s merge-join: batches of plain tuples ``(rel_path,
-        size, mtime_ns, settled, irods_path, urls, occid)`` ordered by ``rel_path``, where
-        ``settled`` is true for a finished row with an MD5 and no problems, detail or error
-        and ``urls`` is the stored JSON text. ``get`` reads a whole row when one is needed.
+        size, mtime_ns, settled, irods_path, urls, occid, catalog, suffix)`` ordered by
+        ``rel_path``, where ``settled`` is true for a finished row with an MD5 and no problems,
+        detail or error and ``urls`` is the stored JSON text. ``catalog`` and ``suffix`` are
+        the row's only where ``confirm_catalogs`` confirmed them under ``catalog_rules`` (the
+        current rules' fingerprint), else None: parse the name then. ``get`` reads a whole row
+        when one is needed.
 
         SQLite rows come straight from the DBAPI cursor (``fetchmany``): SQLAlchemy's per-row
         result processing cost more than the rest of a warm 100k-file plan. Other backends
@@ -271,9 +282,11 @@ class Ledger:
             c.detail.is_(None),
             c.error.is_(None),
         )
+        confirmed = c.catalog_rules == catalog_rules
         query = sa.select(
-            c.rel_path, c.size, c.mtime_ns, settled, c.irods_path, c.urls, c.occid
-        ).order_by(_ordered(self._engine))
+            c.rel_path, c.size, c.mtime_ns, settled, c.irods_path, c.urls, c.occid,
+            sa.case((confirmed, c.catalog)), sa.case((confirmed, c.suffix)),
+        ).order_by(_ordered(self._engine))  # fmt: skip
         with self._errors("reading the ledger"), self._engine.connect() as conn:
             if self._engine.dialect.name != "sqlite":
                 result = conn.execution_options(yield_per=batch).execute(query)
@@ -294,6 +307,57 @@ class Ledger:
                 ) from exc
             finally:
                 cursor.close()
+
+    def confirm_catalogs(
+        self,
+        fingerprint: str,
+        parse: Callable[[str], tuple[str, str | None] | None],
+        batch: int = 1000,
+    ) -> int:
+        """Check each row with a catalog number not yet checked under the identifier rules
+        ``fingerprint``: mark it confirmed when ``parse(rel_path)`` gives its ``(catalog,
+        suffix)``, else as checked-and-different (so it is not re-read every run). ``plan``
+        then reuses confirmed catalog numbers instead of parsing names. Called at the end of
+        ``sync`` and ``link``; each row is read once per set of rules (writing a row's
+        ``catalog`` or ``suffix`` un-confirms it). Returns how many rows were confirmed."""
+        c = files.c
+        differs = "!" + fingerprint
+        page = (
+            sa.select(c.rel_path, c.catalog, c.suffix)
+            .where(
+                c.rel_path > sa.bindparam("after"),
+                c.catalog.is_not(None),
+                sa.or_(c.catalog_rules.is_(None), c.catalog_rules.not_in([fingerprint, differs])),
+            )
+            .order_by(_ordered(self._engine))
+            .limit(batch)
+        )
+        # Guarded by the values read: a row rewritten meanwhile is left for the next check.
+        mark = (
+            files.update()
+            .where(
+                c.rel_path == sa.bindparam("r"),
+                c.catalog == sa.bindparam("c"),
+                c.suffix.is_not_distinct_from(sa.bindparam("s")),
+            )
+            .values(catalog_rules=sa.bindparam("v"))
+        )
+        confirmed, after = 0, ""
+        with self._errors("confirming catalog numbers"):
+            while True:
+                with self._engine.connect() as conn:
+                    rows = conn.execute(page, {"after": after}).all()
+                if not rows:
+                    return confirmed
+                marks = []
+                for rel_path, catalog, suffix in rows:
+                    ok = parse(rel_path) == (catalog, suffix)
+                    confirmed += ok
+                    value = fingerprint if ok else differs
+                    marks.append({"r": rel_path, "c": catalog, "s": suffix, "v": value})
+                with self._engine.begin() as conn:
+                    conn.execute(mark, marks)
+                after = rows[-1][0]
 
     def _stream(self, query: sa.Select[Any]) -> Iterator[FileRecord]:
         with self._errors("reading the ledger"), self._engine.connect() as conn:
@@ -434,6 +498,8 @@ def _upsert_row(
     count: bool,
 ) -> None:
     values = {**values, "stage": int(stage), "status": status.value, "updated_at": _now()}
+    if "catalog" in values or "suffix" in values:
+        values["catalog_rules"] = None  # to be checked again (Ledger.confirm_catalogs)
     update = _update_statement(frozenset(values), count)
     done = conn.execute(update, {"_rel_path": rel_path, **values}).rowcount
     if not done:

@@ -51,6 +51,11 @@ files = sa.Table(
     # Where the file's earlier content lives in iRODS (never overwritten): its Symbiota row is
     # found by this path and updated in place when the new content is linked (migration 2).
     sa.Column("previous_irods_path", sa.Text),
+    # Fingerprint of the identifier rules under which ``catalog``/``suffix`` were checked to be
+    # what the file name parses to (migration 3). Set only by ``Ledger.confirm_catalogs``,
+    # cleared by any write of ``catalog``/``suffix``: ``plan`` reuses the row's catalog number
+    # instead of re-parsing the name when it equals the current rules' fingerprint.
+    sa.Column("catalog_rules", sa.String(32)),
 )
 runs = sa.Table(
     "runs",
@@ -90,6 +95,13 @@ def _add_previous_irods_path(conn: Connection) -> None:
     columns = {c["name"] for c in sa.inspect(conn).get_columns("files")}
     if "previous_irods_path" not in columns:  # created by version 1 before the column existed
         conn.execute(sa.text("ALTER TABLE files ADD COLUMN previous_irods_path TEXT"))
+
+
+@migration(3)
+def _add_catalog_rules(conn: Connection) -> None:
+    columns = {c["name"] for c in sa.inspect(conn).get_columns("files")}
+    if "catalog_rules" not in columns:  # NULL everywhere: every row is re-checked once
+        conn.execute(sa.text("ALTER TABLE files ADD COLUMN catalog_rules VARCHAR(32)"))
 
 
 SCHEMA_VERSION = max(_MIGRATIONS)

@@ -28,7 +28,7 @@ from cyverse_link.config import Settings
 from cyverse_link.datastore.base import DataStore
 from cyverse_link.errors import ConfigError, CyverseLinkError
 from cyverse_link.events import Event, EventHandler, EventKind, ignore
-from cyverse_link.identifiers import load_mapping_csv, parse_identifier
+from cyverse_link.identifiers import IdentifierParser, load_mapping_csv, parse_identifier
 from cyverse_link.ledger import FileRecord, Ledger, RunLock
 from cyverse_link.mapping import Mapped, Mapper
 from cyverse_link.models import (
@@ -203,6 +203,9 @@ class _LinkRun:
             self.emit(Event(EventKind.FINISHED, counts=copy.deepcopy(self.counts)))
             report = writer.finish(self.counts)
         if run_id is not None and self.ledger is not None:
+            # The catalog numbers recorded, checked against the rules (for ``plan``).
+            parser = IdentifierParser(self.settings.identifiers, self.mapping)
+            self.ledger.confirm_catalogs(parser.fingerprint, parser)
             self.ledger.finish_run(run_id, self.counts, report.path)
         return report
 

@@ -26,7 +26,7 @@ from cyverse_link.config import Settings
 from cyverse_link.datastore.base import DataStore
 from cyverse_link.errors import ServiceUnavailable
 from cyverse_link.events import Event, EventHandler, EventKind, ignore
-from cyverse_link.identifiers import load_mapping_csv
+from cyverse_link.identifiers import IdentifierParser, load_mapping_csv
 from cyverse_link.ledger import FileRecord, Ledger, RunLock, lock_path_for
 from cyverse_link.mapping import Mapped, Mapper
 from cyverse_link.models import Counts, MatchStatus, Stage, Status
@@ -379,6 +379,9 @@ def run_sync(
                 items = iter_plan(settings, ledger, mapping=mapping, on_skip=skipped)
                 counts = run.execute(items, limit=limit)
                 report = writer.finish(counts)
+            # The catalog numbers recorded, checked against the rules: ``plan`` reuses them.
+            parser = IdentifierParser(settings.identifiers, mapping)
+            ledger.confirm_catalogs(parser.fingerprint, parser)
             ledger.finish_run(run_id, counts, report.path)
             return report
     finally:

@@ -145,7 +145,8 @@ class _PlanJoin:
     """``run_plan``'s merge-join of the scan with the ledger's raw rows (flat memory, like
     ``RecordCursor``), with a fast path for the bulk of a warm plan: a file whose row is
     complete, same size and mtime, with no problem, detail or error, and whose name still
-    parses to a catalog number is decided UNCHANGED right in the ``scan`` callback. Its report
+    parses to a catalog number (or whose catalog number the ledger confirmed under the same
+    identifier rules: no parsing then) is decided UNCHANGED in the ``scan`` callback. Its report
     entry is written from the raw row and it is counted, with no ``LocalFile``, ``PlanItem``,
     decoded record or per-file event (progress goes out every ``PROGRESS_EVERY`` files).
     Everything else takes the normal path: the whole row is read with ``Ledger.get``."""
@@ -159,7 +160,11 @@ class _PlanJoin:
         emit: Callable[[PlanEvent], None],
     ) -> None:
         self._ledger = ledger
-        batches = ledger.iter_join_rows() if ledger is not None else iter(())
+        batches = (
+            ledger.iter_join_rows(catalog_rules=parse.fingerprint)
+            if ledger is not None
+            else iter(())
+        )
         self._rows: Iterator[Sequence[Any]] = itertools.chain.from_iterable(batches)
         self._row: Sequence[Any] | None = next(self._rows, None)
         self._parse = parse.__call__  # bound: cheaper than calling the instance
@@ -179,11 +184,13 @@ class _PlanJoin:
         self._row = row
         if row is None or row[0] != rel_path:
             return None
-        _, rsize, rmtime, settled, irods, urls, occid = row
+        _, rsize, rmtime, settled, irods, urls, occid, catalog, suffix = row
         if rsize != size or rmtime != mtime_ns:
             return None
         if settled and size <= self._max_web_bytes:
-            found = self._parse(rel_path)
+            # The ledger's catalog number when it was confirmed under the current rules
+            # (Ledger.confirm_catalogs), else the name is parsed: a changed rule still applies.
+            found = (catalog, suffix) if catalog is not None else self._parse(rel_path)
             if found is not None:
                 self._add_unchanged(rel_path, found[0], found[1], irods, urls, occid)
                 self.unchanged += 1

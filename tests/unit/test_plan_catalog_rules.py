@@ -215,3 +215,37 @@ def test_version_2_ledger_gains_catalog_rules(tmp_path: Path) -> None:
         rows = [tuple(r) for b in led.iter_join_rows(catalog_rules=parser.fingerprint) for r in b]
         assert rows[0][7:] == ("ASU0000001", None)
         assert led.get("ASU0000001.jpg") == rec  # confirming changes nothing else
+
+
+def check_confirm(db_url: str) -> None:
+    parser = IdentifierParser(IdentifierSettings(pattern=PATTERN))
+    fp = parser.fingerprint
+    with Ledger(db_url) as led:
+        done = {"size": 1, "mtime_ns": 2, "md5": "m" * 32}
+        led.advance("ASU0000001_b.jpg", Stage.MAPPED, catalog="ASU0000001", suffix="b", **done)
+        led.advance("ASU0000002.jpg", Stage.MAPPED, catalog="ASU0000002", **done)
+        led.advance("ASU0000003.jpg", Stage.MAPPED, catalog="asu0000003", **done)  # differs
+        led.advance("label.jpg", Stage.MAPPED, **done)  # no catalog number: not a candidate
+        assert led.confirm_catalogs(fp, parser, batch=2) == 2
+        assert led.confirm_catalogs(fp, parser, batch=2) == 0
+        rows = {r[0]: tuple(r[7:]) for b in led.iter_join_rows(catalog_rules=fp) for r in b}
+        assert rows == {
+            "ASU0000001_b.jpg": ("ASU0000001", "b"),
+            "ASU0000002.jpg": ("ASU0000002", None),
+            "ASU0000003.jpg": (None, None),
+            "label.jpg": (None, None),
+        }
+        other = {r[0]: r[7] for b in led.iter_join_rows(catalog_rules=fp + "x") for r in b}
+        assert set(other.values()) == {None}
+        led.advance("ASU0000002.jpg", Stage.MAPPED, suffix="2")  # rewritten: unconfirmed
+        rows = {r[0]: tuple(r[7:]) for b in led.iter_join_rows(catalog_rules=fp) for r in b}
+        assert rows["ASU0000002.jpg"] == (None, None)
+        assert rows["ASU0000001_b.jpg"] == ("ASU0000001", "b")
+
+
+def test_confirm_catalogs_sqlite(tmp_path: Path) -> None:
+    check_confirm(f"sqlite:///{tmp_path / 'l.sqlite'}")
+
+
+def test_confirm_catalogs_mariadb(mariadb_url: str) -> None:
+    check_confirm(mariadb_url)

@@ -14,19 +14,25 @@ yields files — so callers merge-join both streams in flat memory (see ``plan.R
 from __future__ import annotations
 
 import dataclasses
-import functools
 import json
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.engine import Engine
 
 from cyverse_link.errors import LedgerError
+from cyverse_link.ledger_records import (
+    _FIELDS,
+    MAX_ERROR_CHARS,
+    FileRecord,
+    RunRecord,
+    _decode,
+    _encode,
+    _now,
+)
 from cyverse_link.ledger_schema import (
     _MIGRATIONS,
     SCHEMA_VERSION,
@@ -35,10 +41,17 @@ from cyverse_link.ledger_schema import (
     runs,
     schema_version,
 )
+from cyverse_link.ledger_sql import (
+    _ordered,
+    _sqlite_pragmas,
+    _translate,
+    _upsert_row,
+)
 from cyverse_link.lock import RunLock, lock_path_for
-from cyverse_link.models import Counts, LocalFile, MediaUrls, Problem, Stage, Status
+from cyverse_link.models import Counts, Stage, Status
 
 __all__ = [
+    "MAX_ERROR_CHARS",
     "SCHEMA_VERSION",
     "FileRecord",
     "Ledger",
@@ -48,106 +61,9 @@ __all__ = [
     "migration",
 ]
 
-MAX_ERROR_CHARS = 2000
-_FIELDS = frozenset(c.name for c in files.columns) - {
-    "id",
-    "rel_path",
-    "stage",
-    "status",
-    "catalog_rules",  # the last: only confirm_catalogs
-}
-
 
 class _NoLedger(Exception):
     """No ledger at the URL yet (only raised with ``create=False``)."""
-
-
-@dataclass(frozen=True)
-class FileRecord:
-    """One ledger row, decoded into model types."""
-
-    rel_path: str
-    size: int
-    mtime_ns: int
-    md5: str | None
-    stage: Stage
-    status: Status
-    mime: str | None = None
-    catalog: str | None = None
-    suffix: str | None = None
-    problems: tuple[Problem, ...] = ()
-    detail: str | None = None
-    irods_path: str | None = None
-    urls: MediaUrls | None = None
-    occid: int | None = None
-    error: str | None = None
-    attempts: int = 0
-    updated_at: datetime | None = None
-    last_run: int | None = None
-    previous_irods_path: str | None = None
-
-    def same_file(self, size: int, mtime_ns: int) -> bool:
-        """The quick check (size + mtime, like rsync): True means "do not re-read it"."""
-        return self.md5 is not None and (self.size, self.mtime_ns) == (size, mtime_ns)
-
-    def to_local_file(self) -> LocalFile:
-        return LocalFile(
-            self.rel_path,
-            self.size,
-            self.mtime_ns,
-            self.md5,
-            self.mime,
-            self.problems,
-            self.detail,
-        )
-
-    @property
-    def complete(self) -> bool:
-        return self.stage is Stage.MAPPED and self.status is Status.DONE
-
-
-@dataclass(frozen=True)
-class RunRecord:
-    id: int
-    command: str
-    started: datetime
-    finished: datetime | None
-    counts: dict[str, Any] | None
-    report_path: str | None
-
-
-def _now() -> datetime:
-    return datetime.now(UTC).replace(tzinfo=None)
-
-
-def _encode(name: str, value: Any) -> Any:
-    if name == "urls":
-        return None if value is None else json.dumps(dataclasses.asdict(value), sort_keys=True)
-    if name == "problems":
-        return ",".join(Problem(p).value for p in value)
-    if name == "error" and value is not None:
-        return str(value)[:MAX_ERROR_CHARS]
-    return value
-
-
-_STAGES = {int(s): s for s in Stage}
-_STATUSES = {s.value: s for s in Status}
-
-
-def _decode(row: sa.Row[Any]) -> FileRecord:
-    # Plain dict look-ups instead of enum constructors: ``plan`` decodes every ledger row, and
-    # this was a visible share of a 100k-file plan (bench/bench_plan.py).
-    m = row._mapping
-    urls = MediaUrls(**json.loads(m["urls"])) if m["urls"] else None
-    problems = tuple(Problem(p) for p in m["problems"].split(",") if p)
-    return FileRecord(
-        rel_path=m["rel_path"], size=m["size"], mtime_ns=m["mtime_ns"], md5=m["md5"],
-        stage=_STAGES[m["stage"]], status=_STATUSES[m["status"]], mime=m["mime"],
-        catalog=m["catalog"], suffix=m["suffix"], problems=problems, detail=m["detail"],
-        irods_path=m["irods_path"], urls=urls, occid=m["occid"], error=m["error"],
-        attempts=m["attempts"], updated_at=m["updated_at"], last_run=m["last_run"],
-        previous_irods_path=m["previous_irods_path"],
-    )  # fmt: skip
 
 
 class Ledger:
@@ -486,68 +402,3 @@ class Ledger:
         return RunRecord(
             m["id"], m["command"], m["started"], m["finished"], counts, m["report_path"]
         )
-
-
-def _upsert_row(
-    conn: Connection,
-    rel_path: str,
-    stage: Stage,
-    status: Status,
-    values: dict[str, Any],
-    *,
-    count: bool,
-) -> None:
-    values = {**values, "stage": int(stage), "status": status.value, "updated_at": _now()}
-    if "catalog" in values or "suffix" in values:
-        values["catalog_rules"] = None  # to be checked again (Ledger.confirm_catalogs)
-    update = _update_statement(frozenset(values), count)
-    done = conn.execute(update, {"_rel_path": rel_path, **values}).rowcount
-    if not done:
-        row = {"size": 0, "mtime_ns": 0, "problems": "", "attempts": 0, **values}
-        if count:
-            row["attempts"] = 1
-        conn.execute(files.insert(), {"rel_path": rel_path, **row})
-
-
-@functools.lru_cache(maxsize=128)
-def _update_statement(columns: frozenset[str], count: bool) -> sa.Update:
-    """One prepared UPDATE per column set: building statements per call cost more than the
-    SQLite commit itself."""
-    sets: dict[str, Any] = {c: sa.bindparam(c) for c in sorted(columns)}
-    if count:
-        sets["attempts"] = files.c.attempts + 1
-    return files.update().where(files.c.rel_path == sa.bindparam("_rel_path")).values(sets)
-
-
-def _ordered(engine: Engine) -> Any:
-    if engine.dialect.name == "postgresql":
-        return files.c.rel_path.collate("C")
-    return files.c.rel_path  # SQLite: BINARY; MySQL/MariaDB: the column's utf8mb4_bin
-
-
-def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
-    cur = dbapi_conn.cursor()
-    try:
-        # WAL: the merge-join reader and the per-transition writer do not block each other.
-        cur.execute("PRAGMA journal_mode=WAL")
-        cur.execute("PRAGMA synchronous=NORMAL")
-    finally:
-        cur.close()
-
-
-def _translate(exc: sa.exc.SQLAlchemyError, what: str, url: str) -> LedgerError:
-    text = str(getattr(exc, "orig", None) or exc).splitlines()[0]
-    lower = text.lower()
-    if "disk is full" in lower or "no space left" in lower or "disk full" in lower:
-        return LedgerError(
-            f"{what} failed: the disk holding the ledger ({url}) is full; free some space and "
-            "run again (finished files are kept and will not be redone)"
-        )
-    if "readonly" in lower or "read-only" in lower:
-        return LedgerError(f"{what} failed: the ledger {url} is read-only ({text})")
-    if "unable to open" in lower:
-        return LedgerError(
-            f"{what} failed: cannot open the ledger {url} ({text}); check state.db_url"
-        )
-    retryable = isinstance(exc, sa.exc.OperationalError)
-    return LedgerError(f"{what} failed on the ledger {url}: {text}", retryable=retryable)

@@ -114,16 +114,11 @@ def _link(
     with ExitStack() as opened:  # what this run built, it closes (last opened first)
         # Adapters first: a missing password is a config error before any state is made.
         if store is None:
-            store = wiring.build_store(settings)
-            opened.callback(store.close)
+            store = wiring.closing(opened, wiring.build_store(settings))
         if portal is None:
-            portal = wiring.build_portal(settings)
-            opened.callback(portal.close)
+            portal = wiring.closing(opened, wiring.build_portal(settings))
         if provider is None:
-            provider = wiring.build_provider(settings)
-            client = getattr(provider, "client", None)
-            if client is not None:
-                opened.callback(client.close)
+            provider = wiring.closing(opened, wiring.build_provider(settings))
         ledger = (
             Ledger.open_existing(settings.state.db_url)
             if dry_run

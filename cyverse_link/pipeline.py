@@ -16,7 +16,7 @@ import tempfile
 import threading
 from collections.abc import Callable, Iterator
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -343,26 +343,20 @@ def run_sync(
     another run holds the lock, ``ConfigError``, ``ServiceUnavailable``; per-file problems are
     counted and reported instead."""
     emit = on_event or ignore
-    owned: list[Any] = []
-    try:
+    with ExitStack() as opened:  # what this run built, it closes (last opened first)
         if dry_run:
             if portal is None:
-                portal = wiring.build_portal(settings)
-                owned.append(portal)
+                portal = wiring.closing(opened, wiring.build_portal(settings))
             return run_plan(settings, on_event=_plan_events(emit), matcher=portal.match)
         with RunLock(lock_path(settings)):
             # Adapters first: a missing password is a config error before any state is made.
             if store is None:
-                store = wiring.build_store(settings)
-                owned.append(store)
+                store = wiring.closing(opened, wiring.build_store(settings))
             if portal is None:
-                portal = wiring.build_portal(settings)
-                owned.append(portal)
+                portal = wiring.closing(opened, wiring.build_portal(settings))
             if provider is None:
-                provider = wiring.build_provider(settings)
-                owned.append(provider)
-            ledger = Ledger(settings.state.db_url)
-            owned.append(ledger)
+                provider = wiring.closing(opened, wiring.build_provider(settings))
+            ledger = wiring.closing(opened, Ledger(settings.state.db_url))
             mapping_csv = settings.identifiers.mapping_csv
             mapping = load_mapping_csv(mapping_csv) if mapping_csv else None
             run_id = ledger.start_run("sync")
@@ -384,11 +378,6 @@ def run_sync(
             ledger.confirm_catalogs(parser.fingerprint, parser)
             ledger.finish_run(run_id, counts, report.path)
             return report
-    finally:
-        for adapter in reversed(owned):
-            close = getattr(adapter, "close", None)
-            if close is not None:
-                close()
 
 
 @contextmanager

@@ -100,16 +100,13 @@ def _relink(
     with ExitStack() as opened:  # what this run built, it closes (last opened first)
         # Adapters first: a missing password is a config error before any state is made.
         if store is None:
-            store = wiring.build_store(settings)
-            opened.callback(store.close)
+            store = wiring.closing(opened, wiring.build_store(settings))
         if portal is None:
-            built = wiring.build_portal(settings)
-            opened.callback(built.close)
+            built = wiring.closing(opened, wiring.build_portal(settings))
             assert isinstance(built, SymbiotaDb)  # mode db, checked by run_relink
             portal = built
         if bisque is None and settings.bisque.url:
-            bisque = wiring.build_bisque_client(settings)
-            opened.callback(bisque.close)
+            bisque = wiring.closing(opened, wiring.build_bisque_client(settings))
         ledger = None if dry_run else Ledger(settings.state.db_url)
         if ledger is not None:
             opened.callback(ledger.close)

@@ -3,6 +3,9 @@ passwords are resolved here, when a service is actually used, and passed on, nev
 
 from __future__ import annotations
 
+from contextlib import ExitStack
+from typing import TypeVar
+
 import sqlalchemy as sa
 
 from cyverse_link.config import Settings
@@ -15,6 +18,17 @@ from cyverse_link.portal.symbiota import SymbiotaDb
 from cyverse_link.publish.base import UrlProvider as UrlProviderProtocol
 from cyverse_link.publish.bisque import BisqueClient, BisqueProvider
 from cyverse_link.publish.davanon import DavAnonProvider
+
+T = TypeVar("T")
+
+
+def closing(opened: ExitStack, adapter: T) -> T:
+    """Hand ``adapter`` back, closed when ``opened`` unwinds (if it has ``close``): each run
+    closes exactly what it built, last built first."""
+    close = getattr(adapter, "close", None)
+    if close is not None:
+        opened.callback(close)
+    return adapter
 
 
 def build_store(settings: Settings) -> IrodsStore:

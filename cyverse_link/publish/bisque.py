@@ -309,6 +309,9 @@ class BisqueProvider:
         self.zone = zone
         self.warm = warm
 
+    def close(self) -> None:
+        self.client.close()
+
     def urls_for(
         self,
         original: str,

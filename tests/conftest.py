@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import os
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 import keyring
 import pytest
+import symbiota_real
 from hypothesis import settings as hypothesis_settings
 from keyring.backend import KeyringBackend
 from keyring.errors import PasswordDeleteError
+from symbiota_real import RealPortal
 
 # CI replays the same examples every run: a property test may find a new case on a developer's
 # machine, never turn a green build red by chance.
@@ -101,3 +103,33 @@ def mariadb_url(mariadb_server: str) -> Iterator[str]:
         with engine.begin() as conn:
             conn.execute(sa.text(f"DROP DATABASE IF EXISTS `{name}`"))
         engine.dispose()
+
+
+@pytest.fixture(scope="session")
+def real_symbiota_factory() -> Iterator[Callable[..., RealPortal]]:
+    """Starts real Symbiota portals on demand (`factory(schema="3.4", collections=(...))`),
+    each with its own database; all are stopped at the end of the session. Skips where PHP or
+    ../shared/symbiota is missing; fails instead in CI (CYVERSE_LINK_REQUIRE_SYMBIOTA=1)."""
+    reason = symbiota_real.unavailable()
+    if reason:
+        if symbiota_real.required():
+            pytest.fail(f"{reason} (mandatory in CI)")
+        pytest.skip(reason)
+    started: list[RealPortal] = []
+
+    def factory(
+        schema: str = "3.4", collections: tuple[str, ...] = ("7:ASU:PLANTS",)
+    ) -> RealPortal:
+        portal = symbiota_real.portal_up(schema, collections)
+        started.append(portal)
+        return portal
+
+    yield factory
+    for portal in started:
+        symbiota_real.portal_down(portal)
+
+
+@pytest.fixture(scope="session")
+def real_symbiota(real_symbiota_factory: Callable[..., RealPortal]) -> RealPortal:
+    """One real Symbiota 3.4.14 portal (schema 3.4, collection 7 ASU:PLANTS) for the session."""
+    return real_symbiota_factory()

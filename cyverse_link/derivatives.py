@@ -90,7 +90,7 @@ def make_derivatives(
         for rendition, long_edge in sorted(widths.items(), key=lambda kv: -kv[1]):
             size = fit_size(size, long_edge)
             if current is None:
-                current = _first_rendition(source, size)
+                current = _first_rendition(source, size, managed=_needs_colour_management(header))
             else:
                 current = current.thumbnail_image(size[0], height=size[1], size="force")
             current = current.copy_memory()  # computed once; the next rendition starts here
@@ -143,19 +143,20 @@ def _upright_size(header: pyvips.Image) -> tuple[int, int]:
     return header.width, header.height
 
 
-def _first_rendition(source: Path, size: tuple[int, int]) -> pyvips.Image:
+def _needs_colour_management(header: pyvips.Image) -> bool:
+    """An embedded profile, or CMYK (converted through libvips' built-in CMYK profile). Without
+    either the numbers are sRGB already: a transform would cost more than the resize."""
+    return bool(header.get_typeof("icc-profile-data")) or header.interpretation == "cmyk"
+
+
+def _first_rendition(source: Path, size: tuple[int, int], *, managed: bool) -> pyvips.Image:
     """The largest rendition, straight from the file: shrink-on-load for JPEG, a streamed
-    read for TIFF/PNG; rotated upright (EXIF); converted to sRGB from an embedded profile (a
-    CMYK file without one through libvips' built-in CMYK profile; a broken profile is
-    ignored), at the reduced size."""
+    read for TIFF/PNG; rotated upright (EXIF); converted to sRGB at the reduced size when
+    ``managed`` (a broken profile is ignored)."""
+    # Perceptual: Pillow's ImageCms default, the engine before libvips.
+    colour = {"output_profile": "srgb", "intent": "perceptual"} if managed else {}
     img = pyvips.Image.thumbnail(
-        str(source),
-        size[0],
-        height=size[1],
-        size="force",
-        output_profile="srgb",
-        intent="perceptual",  # Pillow's ImageCms default, as before
-        fail_on="error",
+        str(source), size[0], height=size[1], size="force", fail_on="error", **colour
     )
     return _to_rgb8(img)
 

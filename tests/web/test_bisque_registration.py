@@ -55,12 +55,15 @@ def test_hostile_name_is_registered_once_across_a_lost_ledger(sb: BisqueSandbox,
     assert res.permission == "published"
 
 
-def test_legacy_raw_value_with_equals_is_found(sb: BisqueSandbox) -> None:
-    value = bisque_irods_value(FOLDER + "ASU0000115 x=1.jpg", IRODS_HOST)
+@pytest.mark.parametrize(("name", "cut"), [("ASU0000115 x=1.jpg", "="), ("A <x>.jpg", "<")])
+def test_legacy_raw_value_is_found(sb: BisqueSandbox, name: str, cut: str) -> None:
+    """Registrations made before 2022 hold the raw path, '=', '<' and '>' included."""
+    value = bisque_irods_value(FOLDER + name, IRODS_HOST)
     raw = irods_value_forms(value)[1]
     legacy = sb.add_resource(raw, "alice", permission="published")
-    sb.add_resource(raw.split("=")[0], "alice", permission="published")  # what '=' cuts it to
-    found, created = client(sb).register(value, "ASU0000115 x=1.jpg")
+    # a decoy holding exactly what BisQue's filter cuts the raw value to
+    sb.add_resource(raw.split(cut)[0], "alice", permission="published", name="decoy.jpg")
+    found, created = client(sb).register(value, name)
     assert not created and found.uniq == legacy.uniq and inserts(sb) == 0
 
 

@@ -15,9 +15,9 @@ from http.server import BaseHTTPRequestHandler
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qs, quote, urlsplit
 
+from cyverse_link.sandbox._bisque_images import blob, image
 from cyverse_link.sandbox._bisque_model import (
     _DS_TYPES,
-    _IMAGE_OPS,
     _XML_TYPES,
     SERVER_HEADER,
     SERVICES,
@@ -30,13 +30,9 @@ from cyverse_link.sandbox._bisque_model import (
     _upload_dt,
     _xml,
     attr_filter,
-    blob_mime,
     new_uniq,
-    render_jpeg,
-    split_subpath,
     stored_name,
 )
-from cyverse_link.sandbox._bisque_ops import derivative_size
 
 if TYPE_CHECKING:
     from cyverse_link.sandbox.bisque_server import BisqueSandbox
@@ -220,12 +216,12 @@ class _Handler(BaseHTTPRequestHandler):
         if seg == ["blob_service", "paths", "list"] and method == "GET":
             return self._paths_list(path, query)
         if seg[:1] == ["blob_service"] and len(seg) == 2 and method in ("GET", "HEAD"):
-            return self._blob(seg[1])
+            return blob(self, seg[1])
         if seg[:1] == ["image_service"] and len(seg) >= 2 and method in ("GET", "HEAD"):
             rest = seg[2:] if seg[1] == "image" else seg[1:]
             if not rest:
                 return _Reply(404, b"Not Found")
-            return self._image(rest[0], rest[1:])
+            return image(self, rest[0], rest[1:])
         if seg[:1] in (["data_service"], ["blob_service"], ["image_service"], ["auth_service"]):
             return _Reply(501, b"Not Implemented")
         return _Reply(404, b"Not Found")
@@ -383,51 +379,3 @@ class _Handler(BaseHTTPRequestHandler):
         with self.sb._lock:
             self.sb.resources[res.uniq] = res  # no de-duplication, like BisQue
         return self._ok_xml(self.sb.element(res))
-
-    def _blob(self, uniq: str) -> _Reply:
-        """``/blob_service/<uniq>`` (blobsrv.py ~340-372): not a uniq code -> 404; missing or
-        not readable -> 403 for everyone (never a challenge); Content-Type from the file name
-        (guess_mime ~299-308: ``image/<ext>`` for images); an attachment unless ``noattach``."""
-        if not uniq.startswith("00-"):
-            return _Reply(404, b"Must be resource unique code")
-        with self.sb._lock:
-            res = self.sb.resources.get(uniq)
-            if res is None or not self.sb.visible(res, self.user, "1"):
-                return _Reply(403, b"resource does not exist or permission denied")
-        filename, _ = split_subpath(res.name)
-        headers = {"Content-Type": blob_mime(filename), "Cache-Control": "max-age=3628800"}
-        disposition = "" if "noattach" in self.query else "attachment; "
-        headers["Content-Disposition"] = f'{disposition}filename="{quote(filename)}"'
-        return _Reply(200, render_jpeg(res.size), headers)
-
-    def _image(self, uniq: str, ops: list[str]) -> _Reply:
-        """image_service: check_access (image_service/controllers/service.py ~232-242) refuses
-        a missing or unreadable resource alike (403 logged in / 401 anonymous, which the
-        challenge turns into a login redirect); ``resize`` follows operations/resize.py ~36-128."""
-        with self.sb._lock:
-            res = self.sb.resources.get(uniq)
-            if res is None or not self.sb.visible(res, self.user, "1"):
-                return self._deny()
-            steps = [tuple(op.split(":", 1)) for op in ops]
-            steps += [(k, self.query[k]) for k in _IMAGE_OPS if k in self.query]
-            remaining, retry_after = self.sb._render
-            if steps and remaining > 0:
-                self.sb._render = (remaining - 1, retry_after)
-                sep = "&" if "?" in self.path else "?"
-                return _Reply(
-                    307,
-                    b"",
-                    {
-                        "Retry-After": str(retry_after),
-                        "Location": f"{self.sb.url}{self.path}{sep}timeout=15",
-                    },
-                )
-        if not steps:  # the bare image URL: the original bytes
-            filename, _ = split_subpath(res.name)
-            return _Reply(200, render_jpeg(res.size), {"Content-Type": blob_mime(filename)})
-        try:
-            size = derivative_size(res.size, [(s[0], s[1] if len(s) > 1 else "") for s in steps])
-        except ValueError as exc:
-            return _Reply(400, str(exc).encode())
-        headers = {"Content-Type": "image/jpeg", "Cache-Control": "max-age=3628800"}
-        return _Reply(200, render_jpeg(size), headers)

@@ -262,8 +262,10 @@ class BisqueClient:
         existing = self.find_by_value(irods_value)
         if existing is not None:
             return existing, False
-        sent = bx.insert_name(irods_value)
-        body = bx.insert_body(sent, irods_value, tags=tags)
+        try:
+            body = bx.insert_body(bx.insert_name(irods_value), irods_value, tags=tags)
+        except ValueError as exc:
+            raise PublishError(f"cannot register {irods_value} with BisQue: {exc}") from exc
         try:
             resp = self._request("POST", "/blob_service/paths/insert", body=body, idempotent=False)
         except BisqueRefused as exc:

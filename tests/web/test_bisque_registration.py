@@ -123,3 +123,11 @@ def test_large_rendition_never_upscales(sb: BisqueSandbox) -> None:
     assert Image.open(io.BytesIO(large.content)).size == (1600, 1200)
     web = bq.fetch(urls.url)
     assert Image.open(io.BytesIO(web.content)).size == (1250, 938)
+
+
+def test_a_value_without_a_usable_last_segment_is_a_clear_error(sb: BisqueSandbox) -> None:
+    from cyverse_link.errors import PublishError
+
+    with pytest.raises(PublishError, match="cannot register"):
+        client(sb).register(f"irods://{IRODS_HOST}{FOLDER}", "x.jpg")
+    assert inserts(sb) == 0

@@ -129,5 +129,5 @@ def test_a_value_without_a_usable_last_segment_is_a_clear_error(sb: BisqueSandbo
     from cyverse_link.errors import PublishError
 
     with pytest.raises(PublishError, match="cannot register"):
-        client(sb).register(f"irods://{IRODS_HOST}{FOLDER}", "x.jpg")
+        client(sb).register(f"irods://{IRODS_HOST}{FOLDER}raw#name.jpg", "raw#name.jpg")
     assert inserts(sb) == 0

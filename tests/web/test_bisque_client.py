@@ -69,6 +69,19 @@ def test_register_existing_is_reused(bisque: BisqueTarget) -> None:
         assert inserts(bisque) == 1 and len(bisque.sandbox.resources) == 1
 
 
+def test_hostile_name_is_registered_once_by_a_second_client(bisque: BisqueTarget) -> None:
+    """A fresh client (a lost ledger) finds the registration although BisQue's value filter
+    cuts at '=', '<', '>'; BisQue's name is the file's name, '#' included."""
+    name = "ASU0000121 scale=2 #1 <a>.jpg"
+    value = value_for(bisque, "hostile/" + name)
+    first, created1 = client_for(bisque).register(value, name)
+    second, created2 = client_for(bisque).register(value, name)
+    assert (created1, created2) == (True, False) and second.uniq == first.uniq
+    assert first.name == name
+    if bisque.sandbox:
+        assert inserts(bisque) == 1
+
+
 @pytest.mark.needs_sandbox
 def test_legacy_raw_registration_is_found(bisque: BisqueTarget) -> None:
     value = value_for(bisque, "legacy/ASU 0000103.jpg")

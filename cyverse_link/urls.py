@@ -104,7 +104,9 @@ def bisque_image_urls(root: str, resource_uniq: str) -> BisqueImageUrls:
     return BisqueImageUrls(
         thumbnail=f"{image}/thumbnail:200,200",
         web=f"{image}/resize:1250/format:jpeg",
-        large=f"{image}/resize:4000/format:jpeg",
+        # MX: a master smaller than 4000 px stays as it is; a plain resize:4000 would upscale
+        # it (image_service/controllers/operations/resize.py ~36-51, ~115-119 in bisqueUCSB)
+        large=f"{image}/resize:4000,4000,BL,MX/format:jpeg",
         archive=image,
     )
 

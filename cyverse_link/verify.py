@@ -2,7 +2,8 @@
 
 HEAD with ``Accept: image/*`` (dav-anon answers ``application/octet-stream`` to ``*/*`` or no
 ``Accept``), falling back to a one-byte ranged GET where HEAD is refused (405/403/501).
-Redirects are followed and noted (dav-anon sends over-limit clients a 307 to unblockme).
+Redirects are followed and noted (dav-anon sends over-limit clients a 307 to unblockme); a
+redirect to BisQue's login page is a dead (private or missing) BisQue link.
 Bounded concurrency: at most ``concurrency`` requests in flight and a small window of pending
 work, so memory stays flat for a million URLs; results come back in input order.
 """
@@ -131,7 +132,15 @@ def _judge(target: UrlToCheck, method: str, resp: requests.Response) -> UrlCheck
     size = _size(resp)
     problems: list[UrlProblem] = []
     detail = None
-    if resp.status_code >= 400:
+    login = _login_hop(resp)
+    if login is not None:
+        # BisQue refuses a private or missing image to an anonymous caller with 401, which
+        # its challenge decider turns into a 302 to the HTML login page (image_service/
+        # controllers/service.py ~232-242, bqcore/bq/core/lib/challenge_decider.py ~25-63):
+        # a dead link, not a page that happens not to be an image.
+        problems.append(UrlProblem.BROKEN)
+        detail = f"{method} answered {login.status_code}: BisQue login page (private or missing)"
+    elif resp.status_code >= 400:
         problems.append(UrlProblem.GONE if resp.status_code == 410 else UrlProblem.BROKEN)
         detail = f"{method} answered {resp.status_code} {resp.reason}"
     else:
@@ -143,7 +152,7 @@ def _judge(target: UrlToCheck, method: str, resp: requests.Response) -> UrlCheck
             detail = f"size {size} bytes, expected {target.expected_size}"
     return UrlCheckResult(
         target=target,
-        status=resp.status_code,
+        status=login.status_code if login is not None else resp.status_code,
         method=method,
         content_type=ctype,
         size=size,
@@ -152,6 +161,15 @@ def _judge(target: UrlToCheck, method: str, resp: requests.Response) -> UrlCheck
         problems=tuple(problems),
         detail=detail,
     )
+
+
+def _login_hop(resp: requests.Response) -> requests.Response | None:
+    """The redirect to BisQue's ``/auth_service/login`` in this answer's history, if any."""
+    for hop in resp.history:
+        location = urlsplit(hop.headers.get("Location", "")).path
+        if location.rstrip("/").endswith("/auth_service/login"):
+            return hop
+    return None
 
 
 def _size(resp: requests.Response) -> int | None:

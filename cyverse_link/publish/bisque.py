@@ -4,8 +4,9 @@ Discipline copied from bqapi: Basic auth, ``Accept: text/xml`` on every call and
 Content-Type on every body, so a refused login is a plain 401 and never a 302 to an HTML login
 page. Wrong credentials do not give 401 at all (BisQue silently continues as anonymous), so
 ``login_check`` asks ``/auth_service/session`` and treats an anonymous session as a failure.
-BisQue does not de-duplicate: ``register`` looks the value up (both encoded and raw forms)
-before ``paths/insert``. Attributes change through POST only (PUT drops tags).
+BisQue does not de-duplicate: ``register`` looks the value up (both encoded and raw forms, as
+LIKE patterns where BisQue's filter syntax would cut them) before ``paths/insert``, and reuses
+only its own or published hits. Attributes change through POST only (PUT drops tags).
 """
 
 from __future__ import annotations
@@ -205,26 +206,36 @@ class BisqueClient:
         return user
 
     def find_by_value(self, value: str) -> BisqueResource | None:
-        """An image registered with exactly this ``irods://`` value (encoded or raw form).
+        """An image registered with exactly this ``irods://`` value (encoded or raw form) that
+        this run may reuse: one of ours, or a published one of someone else's.
 
-        ``|`` means OR and ``*`` means LIKE in BisQue's ``value=`` filter, so hits are
-        compared exactly here, and a raw form containing ``|`` is not queried (it cannot match);
-        its encoded form (``%7C``) is. Prefers a published hit.
+        BisQue's ``value=`` filter strips quotes, cuts the value at the first ``=``, ``<`` or
+        ``>``, reads ``|`` as OR and ``*`` as LIKE (resource_query.py ~845-881), so a form
+        holding any of those is sent as a LIKE pattern (``query_pattern``) and every hit is
+        compared exactly here. ``wpublic=1`` also returns private documents merely shared with
+        us (resource_query.py ~353-383): we cannot publish those (403), so they are skipped and
+        the file gets its own registration. Prefers our own published hit.
         """
         forms = urls.irods_value_forms(value) if value.startswith("irods://") else (value,)
         for form in forms:
-            if "|" in form:
-                continue
             resp = self._request(
-                "GET", "/data_service/image", params={"value": form, "wpublic": "1"}
+                "GET",
+                "/data_service/image",
+                params={"value": bx.query_pattern(form), "wpublic": "1"},
             )
             try:
                 hits = [r for r in bx.parse_listing(self._xml(resp, "lookup")) if r.value == form]
             except bx.BisqueXmlError as exc:
                 raise PublishError(f"BisQue sent an unreadable listing: {exc}") from exc
-            if hits:
-                return sorted(hits, key=lambda r: not r.published)[0]
+            usable = [r for r in hits if self._ours(r) or r.published] if hits else []
+            if usable:
+                return sorted(usable, key=lambda r: (not self._ours(r), not r.published))[0]
         return None
+
+    def _ours(self, resource: BisqueResource) -> bool:
+        if self.user_uri is None:
+            self.login_check()
+        return resource.owner is None or resource.owner == self.user_uri
 
     def lookup(self, uniq: str) -> BisqueResource | None:
         """The resource ``uniq`` (its ``value`` is the ``irods://`` URL for files registered
@@ -241,11 +252,20 @@ class BisqueClient:
         self, irods_value: str, name: str, tags: Mapping[str, str] | None = None
     ) -> tuple[BisqueResource, bool]:
         """(resource, created): reuse a registration of the same value, else ``paths/insert``
-        (published, with ``tags``). ``name`` is the basename; never starts with '/'."""
+        (published, with ``tags``).
+
+        BisQue names the new document itself: the percent-decoded last segment of the value,
+        plus anything after a '#' in the sent name as a "sub-path" (mount_service.py ~604,
+        629-630), so ``a #1.jpg`` sent as is would be stored as ``a #1.jpg#1.jpg``. We send the
+        value's own (encoded, '#'-free) last segment, as bqapi's ``path_link`` does, and the
+        stored name is then ``name``."""
         existing = self.find_by_value(irods_value)
         if existing is not None:
             return existing, False
-        body = bx.insert_body(name.lstrip("/"), irods_value, tags=tags)
+        try:
+            body = bx.insert_body(bx.insert_name(irods_value), irods_value, tags=tags)
+        except ValueError as exc:
+            raise PublishError(f"cannot register {irods_value} with BisQue: {exc}") from exc
         try:
             resp = self._request("POST", "/blob_service/paths/insert", body=body, idempotent=False)
         except BisqueRefused as exc:
@@ -256,7 +276,10 @@ class BisqueClient:
                     "are mounted"
                 ) from exc
             raise
-        return self._resource(resp, "register"), True
+        created = self._resource(resp, "register")
+        if created.name != name:
+            log.info("BisQue named %s %r (expected %r)", created.uniq, created.name, name)
+        return created, True
 
     def publish(self, uniq: str, uri: str | None = None) -> BisqueResource:
         """Set permission ``published`` with a POST (never PUT: it would drop the tags).
@@ -353,9 +376,7 @@ class BisqueProvider:
         return updated
 
     def _owned(self, resource: BisqueResource) -> bool:
-        if self.client.user_uri is None:
-            self.client.login_check()
-        return resource.owner is None or resource.owner == self.client.user_uri
+        return self.client._ours(resource)
 
 
 def check_bisque(settings: BisqueSettings, password: str) -> str:

@@ -6,6 +6,7 @@ element (self-closing when empty). ``uri`` and ``resource_uniq`` are opaque stri
 
 from __future__ import annotations
 
+import posixpath
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -123,6 +124,30 @@ def _tag_nodes(tags: Mapping[str, str]) -> list[dict[str, str]]:
 
 def _unparse(doc: dict[str, Any]) -> str:
     return str(xmltodict.unparse(doc, full_document=False))
+
+
+# Characters BisQue's value= filter does not take literally (resource_query.py ~845-881):
+# '=', '<', '>' cut the value, quotes are stripped from its ends, '|' is OR, '*' is LIKE and
+# a backslash escapes inside a LIKE. Each becomes the LIKE wildcard '*'.
+_NOT_LITERAL = frozenset("=<>|*\\\"'")
+
+
+def query_pattern(value: str) -> str:
+    """``value`` as sent in a ``value=`` filter: itself when BisQue compares it literally,
+    else a LIKE pattern (each troublesome character → ``*``) that matches at least ``value``;
+    hits must then be compared exactly."""
+    if not any(ch in _NOT_LITERAL for ch in value):
+        return value
+    return "".join("*" if ch in _NOT_LITERAL else ch for ch in value)
+
+
+def insert_name(value: str) -> str:
+    """The ``name`` sent to ``paths/insert``: the value's last segment as it stands (encoded,
+    so without '#'), which BisQue percent-decodes into the stored name."""
+    name = posixpath.basename(value)
+    if not name or "#" in name:
+        raise ValueError(f"no usable last segment in {value!r}")
+    return name
 
 
 def insert_body(

@@ -1,31 +1,37 @@
-"""HTTP handler of the BisQue sandbox: routing and the imitated endpoints."""
+"""HTTP handler of the BisQue sandbox: routing and the imitated endpoints.
+
+Every behaviour names the file of UCSB-VRL/bisqueUCSB (8ba481c) it follows; paths are relative
+to ``source/bqserver/bq/`` unless they start with ``bqcore/`` or ``config-defaults/``.
+"""
 
 from __future__ import annotations
 
 import base64
 import hashlib
-import mimetypes
-import posixpath
+import json
 import secrets
 import xml.etree.ElementTree as ET
 from http.server import BaseHTTPRequestHandler
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qs, quote, urlsplit
 
+from cyverse_link.sandbox._bisque_images import blob, image
 from cyverse_link.sandbox._bisque_model import (
-    _IMAGE_OPS,
+    _DS_TYPES,
     _XML_TYPES,
-    SAMPLE_JPEG,
+    SERVER_HEADER,
+    SERVICES,
     LoggedRequest,
     Resource,
     _kind,
-    _matches,
     _now,
     _permission,
     _Reply,
     _upload_dt,
     _xml,
+    attr_filter,
     new_uniq,
+    stored_name,
 )
 
 if TYPE_CHECKING:
@@ -34,11 +40,13 @@ if TYPE_CHECKING:
 
 class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
-    server_version = "BisQueSandbox/0.1"
 
     @property
     def sb(self) -> BisqueSandbox:
         return self.server.sandbox  # type: ignore[attr-defined, no-any-return]
+
+    def version_string(self) -> str:
+        return SERVER_HEADER  # cassettes say by this header where they were recorded
 
     def log_message(self, format: str, *args: Any) -> None:  # quiet
         pass
@@ -79,6 +87,8 @@ class _Handler(BaseHTTPRequestHandler):
             reply = self._route(method, parts.path, parts.query, body)
         except _Reply as r:
             reply = r
+        if reply.status == 401 and self.user is None:
+            reply = self._challenge(reply)
         # Log before replying: a client that has its answer may inspect the log at once.
         with self.sb._lock:
             self.sb.requests.append(
@@ -134,13 +144,27 @@ class _Handler(BaseHTTPRequestHandler):
         return _Reply(200, body, {"Content-Type": f"{ctype}; charset=utf-8", "ETag": etag})
 
     def _deny(self) -> _Reply:
-        """The challenge decider: what an access-denied request gets (bisque-api.md §2)."""
-        if self.user is not None:
-            return _Reply(403, b"Forbidden")
+        """check_access (data_service/controllers/bisquik_resource.py ~181-187, and
+        image_service/controllers/service.py ~232-242): 403 logged in, 401 anonymous (then
+        ``_challenge``)."""
+        return _Reply(403, b"Forbidden") if self.user is not None else _Reply(401, b"Unauthorized")
+
+    def _challenge(self, reply: _Reply) -> _Reply:
+        """What repoze.who makes of an anonymous 401 (bqcore/bq/core/lib/challenge_decider.py
+        ~25-63 and ~66-74, config-defaults/who.ini.default ~135-142): ``Accept: text/xml``
+        keeps the plain 401; requests classified ``xml`` (Content-Type application/xml),
+        ``json`` (POST of application/json) or repoze's ``xmlpost`` (POST of text/xml) get the
+        basicauth challenge; everything else is a ``browser`` request and friendlyform
+        redirects it to the login page (an HTML form, 200)."""
         if "text/xml" in self.accept:
-            return _Reply(401, b"Unauthorized")
-        ctype = self.headers.get("Content-Type", "")
-        if "xml" in ctype or (self.command == "POST" and "json" in ctype):
+            return reply
+        ctype = self.headers.get("Content-Type", "") or ""
+        post = self.command == "POST"
+        if (
+            ctype.startswith("application/xml")
+            or (post and ctype.startswith("application/json"))
+            or (post and ctype.startswith("text/xml"))
+        ):
             return _Reply(401, b"Unauthorized", {"WWW-Authenticate": 'Basic realm="BisQue"'})
         came_from = quote(f"{self.sb.url}{self.path}", safe="")
         return _Reply(
@@ -148,11 +172,24 @@ class _Handler(BaseHTTPRequestHandler):
         )
 
     def _body_xml(self, body: bytes) -> ET.Element:
+        """data_service bodies (data_service/controllers/resource.py ~779-790, formats.py
+        ~151-187): no Content-Type crashes (``None.split``) -> 500; a type not in
+        CONTENT_TYPE_CONVERTERS -> 415; XML types are parsed; JSON goes through ``json.load``
+        (an XML body sent as JSON crashes -> 500); csv/tree give the method no document -> 500."""
         ctype = self.headers.get("Content-Type")
         if not ctype:
-            raise _Reply(500, b"Internal Server Error")  # BisQue crashes without a Content-Type
-        if ctype.split(";")[0].strip().lower() not in _XML_TYPES:
-            raise _Reply(415, b"Unsupported Media Type")
+            raise _Reply(500, b"Internal Server Error")
+        kind = ctype.split(";")[0].strip()
+        if kind not in _DS_TYPES:
+            raise _Reply(415, f"Bad media type in post/put:{ctype}".encode())
+        if kind == "application/json":
+            try:
+                json.loads(body)
+            except ValueError:
+                raise _Reply(500, b"Internal Server Error") from None
+            raise _Reply(501, b"JSON bodies are not imitated by the sandbox")
+        if kind not in _XML_TYPES:
+            raise _Reply(500, b"Internal Server Error")
         try:
             return ET.fromstring(body)
         except ET.ParseError:
@@ -160,6 +197,8 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _route(self, method: str, path: str, query: str, body: bytes) -> _Reply:
         seg = [s for s in path.split("/") if s]
+        if seg == ["services"]:
+            return self._services()
         if seg == ["auth_service", "session"]:
             return self._session()
         if seg == ["auth_service", "login"]:
@@ -170,24 +209,32 @@ class _Handler(BaseHTTPRequestHandler):
             )
         if seg[:1] == ["data_service"] and len(seg) >= 2:
             if seg[1] in ("image", "file", "resource") and len(seg) == 2 and method == "GET":
-                return self._listing(seg[1], path, query, "value")
-            return self._document(method, seg[1], body)
+                return self._listing(seg[1], path, query)
+            return self._document(method, seg[1], seg[2:], path, body)
         if seg == ["blob_service", "paths", "insert"] and method == "POST":
             return self._insert(body)
         if seg == ["blob_service", "paths", "list"] and method == "GET":
-            self.query = {"value": self.query.get("path", ""), "wpublic": "1"}
-            return self._listing("resource", path, query, "value")
+            return self._paths_list(path, query)
         if seg[:1] == ["blob_service"] and len(seg) == 2 and method in ("GET", "HEAD"):
-            return self._bytes(seg[1], derivative=False, blob=True)
+            return blob(self, seg[1])
         if seg[:1] == ["image_service"] and len(seg) >= 2 and method in ("GET", "HEAD"):
             rest = seg[2:] if seg[1] == "image" else seg[1:]
             if not rest:
                 return _Reply(404, b"Not Found")
-            ops = len(rest) > 1 or any(op in self.query for op in _IMAGE_OPS)
-            return self._bytes(rest[0], derivative=ops, blob=False)
+            return image(self, rest[0], rest[1:])
         if seg[:1] in (["data_service"], ["blob_service"], ["image_service"], ["auth_service"]):
             return _Reply(501, b"Not Implemented")
         return _Reply(404, b"Not Found")
+
+    def _services(self) -> _Reply:
+        """``GET /services`` (bqcore/bq/core/controllers/root.py ~124-134): one ``service`` tag
+        per service, its URL ending in '/' (bqcore/bq/core/service.py ~224-227)."""
+        el = ET.Element("resource")
+        for name in SERVICES:
+            ET.SubElement(
+                el, "tag", {"name": "service", "type": name, "value": f"{self.sb.url}/{name}/"}
+            )
+        return self._ok_xml(el)
 
     def _session(self) -> _Reply:
         el = ET.Element("session", {"uri": f"{self.sb.url}/auth_service/session"})
@@ -202,67 +249,127 @@ class _Handler(BaseHTTPRequestHandler):
                 ET.SubElement(el, "tag", {"name": name, "value": value})
         return self._ok_xml(el)
 
-    def _listing(self, kind: str, path: str, query: str, _key: str) -> _Reply:
+    def _listing(self, kind: str, path: str, query: str) -> _Reply:
+        """data_service/controllers/bisquik_resource.py ~237-270 (dir) and resource_query.py
+        (prepare_attributes ~845-881 for value=/name=, base_permissions ~353-383 for wpublic)."""
         q = self.query
+        filters = []
+        for attr in ("value", "name"):
+            if attr in q:
+                match = attr_filter(q[attr])
+                if match is None:
+                    return _Reply(500, b"Internal Server Error")  # ATTR_EXPR.match(...) is None
+                filters.append((attr, match))
         with self.sb._lock:
             hits = [
                 r
                 for r in self.sb.resources.values()
-                if (kind == "resource" or r.kind == kind)
+                if (kind == "resource" or r.kind == kind or (kind == "image|file"))
                 and self.sb.visible(r, self.user, q.get("wpublic"))
-                and ("value" not in q or _matches(q["value"], r.value))
-                and ("name" not in q or _matches(q["name"], r.name))
+                and all(match(getattr(r, attr)) for attr, match in filters)
             ]
         offset, limit = int(q.get("offset") or 0), int(q.get("limit") or 1000)
         wrapper = ET.Element("resource", {"uri": f"{path}?{query}" if query else path})
-        if q.get("view") == "count":
-            ET.SubElement(wrapper, "tag", {"name": "count", "value": str(len(hits))})
+        if q.get("view") == "count":  # bisquik_resource.py ~259-270
+            ET.SubElement(
+                wrapper, "tag", {"name": "count", "type": "number", "value": str(len(hits))}
+            )
         else:
             for res in hits[offset : offset + limit]:
                 wrapper.append(self.sb.element(res))
         return self._ok_xml(wrapper)
 
-    def _find(self, uniq: str) -> Resource:
-        res = self.sb.resources.get(uniq)
-        if res is None:
-            raise _Reply(404, b"Not Found")
-        return res
+    def _paths_list(self, path: str, query: str) -> _Reply:
+        """blob_service/controllers/blobsrv.py ~157-163: logged-in only; the same value filter
+        as data_service (so the same cut at '=', '<', '>'), images and files, wpublic=1."""
+        if self.user is None:
+            return _Reply(401, b"Unauthorized")
+        self.query = {"value": self.query.get("path", ""), "wpublic": "1"}
+        return self._listing("image|file", path, query)
 
-    def _document(self, method: str, uniq: str, body: bytes) -> _Reply:
+    def _find(self, uniq: str) -> Resource:
+        """A document, or the refusal the real server gives: a well-formed uniq ('00-…',
+        bqcore/bq/util/hash.py ~23-30) that does not exist fails check_access like a hidden
+        one (403 / 401, never 404); anything else is not found (data_service/controllers/
+        resource.py ~745-750: 401 anonymous, else 404)."""
+        res = self.sb.resources.get(uniq)
+        if res is not None:
+            return res
+        if uniq.startswith("00-"):
+            raise self._deny()
+        raise _Reply(401, b"Unauthorized") if self.user is None else _Reply(404, b"Not Found")
+
+    def _document(self, method: str, uniq: str, rest: list[str], path: str, body: bytes) -> _Reply:
         with self.sb._lock:
             res = self._find(uniq)
-            if method == "GET":
+            if method in ("GET", "HEAD"):
                 if not self.sb.visible(res, self.user, "1"):
                     return self._deny()
-                return self._ok_xml(
-                    self.sb.element(res, full=self.query.get("view") in ("full", "deep"))
-                )
+                return self._get_document(res, rest, path)
             if method not in ("POST", "PUT"):
                 return _Reply(501, b"Not Implemented")
-            if self.user is None or res.owner != self.user:
-                return self._deny()
+            if self.user is None:  # bisquik_resource.py ~165-167: anonymous edit
+                return _Reply(401, b"Unauthorized")
+            if not self.sb.can_edit(res, self.user):
+                return _Reply(403, b"Forbidden")
             el = self._body_xml(body)
             if method == "PUT":  # replaces the whole document: unsent tags are gone
                 res.tags = []
                 res.permission = _permission(el.get("permission"), None)
-            new_tags = [el] if el.tag == "tag" else list(el.iter("tag"))
+            new_tags = [el] if el.tag == "tag" else [t for t in el if t.tag == "tag"]
             res.tags += [(t.get("name", ""), t.get("value", ""), t.get("type")) for t in new_tags]
             if el.tag not in ("tag", "request") and "permission" in el.attrib:
                 res.permission = _permission(el.get("permission"), res.permission)
             res.ts = _now()
+            if method == "POST" and el.tag in ("tag", "request") and new_tags:
+                # append (bisquik_resource.py ~399-411) answers with what bisquik2db created:
+                # the (last) new tag, not the document
+                return self._ok_xml(self.sb.tag_element(res, len(res.tags) - 1))
             return self._ok_xml(self.sb.element(res))
 
+    def _get_document(self, res: Resource, rest: list[str], path: str) -> _Reply:
+        """``/data_service/<uniq>[/tag[/<n>]]``: the document, its tags (a ``resource``
+        wrapper, like any child collection) or one tag."""
+        if not rest:
+            view = self.query.get("view")
+            return self._ok_xml(self.sb.element(res, full=view in ("full", "deep")))
+        if rest[0] != "tag" or len(rest) > 2:
+            return _Reply(404, b"Not Found")
+        if len(rest) == 2:
+            if not rest[1].isdigit() or int(rest[1]) >= len(res.tags):
+                return _Reply(404, b"Not Found")
+            return self._ok_xml(self.sb.tag_element(res, int(rest[1])))
+        wrapper = ET.Element("resource", {"uri": path})
+        for i in range(len(res.tags)):
+            wrapper.append(self.sb.tag_element(res, i))
+        return self._ok_xml(wrapper)
+
     def _insert(self, body: bytes) -> _Reply:
-        if self.user is None:
-            return self._deny()
-        el = self._body_xml(body)
-        value = el.get("value") or ""
-        name = el.get("name") or posixpath.basename(value)
-        if name.startswith("/"):
-            return _Reply(500, b"Internal Server Error")  # parsed as a store path: crash
+        """``paths/insert`` (blob_service/controllers/blobsrv.py ~165-190, _check_post_body
+        ~248-261; mount_service.py ~515-548 valid_store_ref, ~551-630 store_blob/_save_store;
+        _create_resource ~427-452)."""
+        if self.user is None:  # @require(not_anonymous())
+            return _Reply(401, b"Unauthorized")
+        ctype = self.headers.get("Content-Type")
+        if not ctype:  # content.startswith(...) on None
+            return _Reply(500, b"Internal Server Error")
+        if ctype.startswith(_XML_TYPES):
+            try:
+                el = ET.fromstring(body)
+            except ET.ParseError:
+                return _Reply(400, b"Bad XML syntax in POST")
+            value = el.get("value")
+        else:  # the body is ignored: the value is the ?path= argument (None: no store)
+            value = self.query.get("path")
+            el = ET.Element("resource")
         stores = [s.replace("$user", self.user) for s in self.sb.stores]
-        if not value or not any(value.startswith(s) for s in stores):
+        store = next((s for s in stores if value and value.startswith(s)), None)
+        if value is None or store is None:
             return _Reply(400, f"Bad Request: {value} is not a valid store".encode())
+        sent = el.get("name") or value.replace(store, "")  # blobsrv.py ~186-187
+        if sent.startswith("/"):  # parsed as a fixed store name: crash (mount_service ~571-576)
+            return _Reply(500, b"Internal Server Error")
+        name = stored_name(sent, value)
         kind = el.tag if el.tag in ("image", "file") else _kind(name)
         res = Resource(
             new_uniq(), kind, name, value, self.user, _permission(el.get("permission"), "private")
@@ -272,32 +379,3 @@ class _Handler(BaseHTTPRequestHandler):
         with self.sb._lock:
             self.sb.resources[res.uniq] = res  # no de-duplication, like BisQue
         return self._ok_xml(self.sb.element(res))
-
-    def _bytes(self, uniq: str, *, derivative: bool, blob: bool) -> _Reply:
-        with self.sb._lock:
-            res = self.sb.resources.get(uniq)
-            if res is None:
-                return _Reply(403 if blob else 404, b"Forbidden" if blob else b"Not Found")
-            if res.permission != "published" and self.user != res.owner:
-                return self._deny()
-            remaining, retry_after = self.sb._render
-            if derivative and remaining > 0:
-                self.sb._render = (remaining - 1, retry_after)
-                sep = "&" if "?" in self.path else "?"
-                return _Reply(
-                    307,
-                    b"",
-                    {
-                        "Retry-After": str(retry_after),
-                        "Location": f"{self.sb.url}{self.path}{sep}timeout=15",
-                    },
-                )
-        ctype = (
-            "image/jpeg"
-            if derivative
-            else (mimetypes.guess_type(res.name)[0] or "application/octet-stream")
-        )
-        headers = {"Content-Type": ctype, "Cache-Control": "max-age=3628800"}
-        if blob and "noattach" not in self.query:
-            headers["Content-Disposition"] = f'attachment; filename="{quote(res.name)}"'
-        return _Reply(200, SAMPLE_JPEG, headers)

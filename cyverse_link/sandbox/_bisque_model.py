@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 import base64
+import functools
+import io
 import posixpath
 import re
 import secrets
 import string
 import xml.etree.ElementTree as ET
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
+from urllib.parse import unquote, urlsplit
 
 SAMPLE_JPEG = base64.b64decode(
     "/9j/4AAQSkZJRgABAQAAAQABAAD/2wBDABALDA4MChAODQ4SERATGCgaGBYWGDEjJR0oOjM9PDkzODdASFxOQERXRTc4"
@@ -24,14 +27,32 @@ SAMPLE_JPEG = base64.b64decode(
     "mJmaoqOkpaanqKmqsrO0tba3uLm6wsPExcbHyMnK0tPU1dbX2Nna4uPk5ebn6Onq8vP09fb3+Pn6/9oADAMBAAIRAxEA"
     "PwCGiiiuA5z/2Q=="
 )
+# The Server header of every answer; cassettes/README.md quotes it (a test checks they agree).
+SERVER_HEADER = "BisQueSandbox/0.2 (imitates UCSB-VRL/bisqueUCSB 8ba481c)"
+# What GET /services lists (the services cyverse_link and bqapi touch)
+SERVICES = (
+    "auth_service",
+    "blob_service",
+    "client_service",
+    "data_service",
+    "image_service",
+    "import",
+)
 DEFAULT_STORES = (
     "irods://data.iplantcollaborative.org/iplant/home/$user/",
     "irods://data.iplantcollaborative.org/iplant/home/shared/",
 )
 _IMAGE_EXT = {".jpg", ".jpeg", ".tif", ".tiff", ".png", ".gif", ".bmp", ".dng", ".nef", ".cr2"}
 _UNIQ_ALPHABET = string.ascii_letters + string.digits
-_XML_TYPES = ("text/xml", "application/xml", "application/json")
+SAMPLE_SIZE = (16, 12)  # width, height of SAMPLE_JPEG
+# paths/insert reads a body only for these (blobsrv.py ~253-256, PathService._check_post_body)
+_XML_TYPES = ("text/xml", "application/xml")
+# data_service parses bodies by Content-Type (formats.py ~155-163 CONTENT_TYPE_CONVERTERS)
+_DS_TYPES = ("text/xml", "application/xml", "application/json", "text/csv", "appication/tree")
 _IMAGE_OPS = ("thumbnail", "resize", "format")
+# resource_query.py ~881: an attribute filter is an operator prefix, then a value cut at the
+# next '>', '<' or '='.
+_ATTR_EXPR = re.compile(r"([><=]*)([^><=]+)")
 
 
 def new_uniq() -> str:
@@ -53,6 +74,8 @@ class Resource:
     created: str = field(default_factory=_now)
     ts: str = field(default_factory=_now)
     tags: list[tuple[str, str, str | None]] = field(default_factory=list)  # name, value, type
+    size: tuple[int, int] = SAMPLE_SIZE  # the master's pixels (width, height)
+    shared: dict[str, str] = field(default_factory=dict)  # user -> "read" | "edit"
 
 
 @dataclass(frozen=True)
@@ -83,16 +106,80 @@ def _upload_dt() -> str:
     return datetime.now().strftime("%Y-%m-%d %H:%M:%S.%f")
 
 
-def _matches(pattern: str, actual: str) -> bool:
-    """BisQue's exact-match filters: '|' separates alternatives, '*' turns on LIKE."""
-    for alt in pattern.split("|"):
-        if "*" in alt:
-            rx = ".*".join(re.escape(part) for part in alt.split("*"))
-            if re.fullmatch(rx, actual, re.DOTALL):
-                return True
-        elif alt == actual:
-            return True
-    return False
+def _like(pattern: str) -> re.Pattern[str]:
+    """SQL LIKE (PostgreSQL): '%' any run, '_' one character, backslash escapes."""
+    out, i = [], 0
+    while i < len(pattern):
+        ch = pattern[i]
+        if ch == "\\" and i + 1 < len(pattern):
+            out.append(re.escape(pattern[i + 1]))
+            i += 2
+            continue
+        out.append(".*" if ch == "%" else "." if ch == "_" else re.escape(ch))
+        i += 1
+    return re.compile("".join(out), re.DOTALL)
+
+
+def attr_filter(raw: str) -> Callable[[str], bool] | None:
+    """BisQue's ``value=``/``name=`` filter (resource_query.py ~845-881, prepare_attributes):
+    quotes stripped from both ends, an optional ``>``/``<``/``>=``/``<=`` operator, the value cut
+    at the first ``=``, ``<`` or ``>``; then ``*`` makes a LIKE (where ``%`` and ``_`` are
+    wildcards too), else ``|`` separates alternatives, else equality. None: the real server
+    crashes (``ATTR_EXPR.match`` gives None for an empty value) -> 500."""
+    m = _ATTR_EXPR.match(raw.strip("\"'"))
+    if m is None:
+        return None
+    op, val = m.groups()
+    if op in (">=", ">", "<=", "<"):
+        cmp: dict[str, Callable[[str], bool]] = {
+            ">=": lambda a: a >= val,
+            ">": lambda a: a > val,
+            "<=": lambda a: a <= val,
+            "<": lambda a: a < val,
+        }
+        return cmp[op]
+    if "*" in val:
+        rx = _like(val.replace("*", "%"))
+        return lambda a: rx.fullmatch(a) is not None
+    alts = val.split("|")
+    return lambda a: a in alts
+
+
+def split_subpath(path: str) -> tuple[str, str]:
+    """blob_drivers.py ~120-126: whatever follows the last '#' is a sub-path."""
+    spot = path.rfind("#")
+    return (path, "") if spot < 0 else (path[:spot], path[spot + 1 :])
+
+
+def stored_name(sent: str, value: str) -> str:
+    """The name ``paths/insert`` stores (mount_service.py ~604, 629-630 ``_save_store``): the
+    percent-decoded last segment of ``value`` (``url2localpath``, bq/util/urlpaths.py ~87-93,
+    which parses it as a URL first, so a raw '?', '#' or ';' ends it), plus '#' and the sent
+    name's sub-path (blob_drivers.py ~128 ``join_subpath``)."""
+    _, sub = split_subpath(sent)
+    base = posixpath.basename(value)
+    name = unquote(posixpath.normpath(urlsplit(base).path.split(";")[0]))
+    return f"{name}#{sub}" if sub else name
+
+
+def blob_mime(filename: str) -> str:
+    """blobsrv.py ~299-308 guess_mime: ``image/<ext>`` (e.g. image/jpg) for image files."""
+    ext = posixpath.splitext(filename.strip())[1]
+    if ext.lower() in _IMAGE_EXT:
+        return f"image/{ext[1:].lower()}"
+    return "application/octet-stream"
+
+
+@functools.lru_cache(maxsize=16)
+def render_jpeg(size: tuple[int, int]) -> bytes:
+    """A JPEG of ``size`` pixels (the sample itself at its own size)."""
+    if size == SAMPLE_SIZE:
+        return SAMPLE_JPEG
+    from PIL import Image  # only when a test asks for another size
+
+    buf = io.BytesIO()
+    Image.new("RGB", size, (120, 110, 90)).save(buf, "JPEG", quality=50)
+    return buf.getvalue()
 
 
 def _xml(el: ET.Element) -> bytes:

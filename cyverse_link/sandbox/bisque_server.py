@@ -1,16 +1,21 @@
-"""A loopback BisQue sandbox: the few REST endpoints cyverse_link uses, imitated from the
-facts sheet (bisque-api.md) so the client can be tested and its cassettes recorded offline.
+"""A loopback BisQue sandbox: the REST endpoints cyverse_link (and the official client bqapi)
+use, imitating UCSB-VRL/bisqueUCSB at 8ba481c (Jan 2025). Each behaviour in
+``_bisque_handler``/``_bisque_model``/``_bisque_ops`` names the real source file (and line) it
+follows; ``tests/web/test_bqapi_official.py`` drives the sandbox with the official client.
 
-Faithful: Basic auth that silently falls back to anonymous on bad credentials;
-``/auth_service/session`` shapes; the challenge decider (401 for ``Accept: text/xml``, 401 +
-``WWW-Authenticate`` for XML bodies, else 302 to an HTML login page); ``paths/insert`` with the
-store check (400), the no-Content-Type and leading-'/' crashes (500), no de-duplication,
-``00-`` + 22-character uniqs, ``filename``/``upload_datetime`` tags; attributes sorted, no XML
-prolog, listing wrappers (self-closing when empty); ``value=`` with ``|`` (OR) and ``*`` (LIKE);
-``wpublic``; publish and tags via POST, PUT replacing the document; image_service/blob_service
-answering image bytes for published resources (401 anonymous / 403 logged in otherwise).
-Simplified: one store list for every user, no admin ``?user=``, no sharing (``/auth``), no
-DELETE, every image is the same small JPEG whatever the operation.
+Imitated: Basic auth that silently falls back to anonymous on bad credentials;
+``/auth_service/session``; ``GET /services``; the challenge decider (plain 401 for ``Accept:
+text/xml``, 401 + ``WWW-Authenticate`` for XML/JSON requests, else 302 to an HTML login page);
+``paths/insert`` with its Content-Type rules, store check, name rewriting (percent-decoded last
+segment of the value, '#' sub-paths) and crashes; no de-duplication; ``value=``/``name=``
+filters cut at '=', '<', '>' with ``|`` (OR) and ``*`` (LIKE); ``wpublic`` with sharing;
+``view=count``; publish and tags via POST (answering the new tag), PUT replacing the document;
+``/data_service/<uniq>/tag``; missing well-formed uniqs refused like hidden ones (403/401);
+blob_service (403 for missing or denied, ``image/<ext>``); image_service (401 -> login
+redirect for anonymous callers, 403 logged in) with resize/thumbnail pixel sizes.
+Simplified: one store list for every user, no admin ``?user=``, sharing only through
+``share()`` (no ``/auth`` endpoint), no DELETE, JSON bodies not converted, every image is a
+plain JPEG of the computed size.
 
 Faults: ``fail_next(n)`` (503s), ``render_next(n, retry_after)`` (307 on derivative URLs),
 ``delay`` (seconds before each answer). ``requests`` logs every request (no credentials).
@@ -29,6 +34,8 @@ from cyverse_link.sandbox._bisque_handler import _Handler
 from cyverse_link.sandbox._bisque_model import (
     DEFAULT_STORES,
     SAMPLE_JPEG,
+    SAMPLE_SIZE,
+    SERVER_HEADER,
     LoggedRequest,
     Resource,
     _kind,
@@ -39,6 +46,7 @@ from cyverse_link.sandbox._bisque_model import (
 __all__ = [
     "DEFAULT_STORES",
     "SAMPLE_JPEG",
+    "SERVER_HEADER",
     "BisqueSandbox",
     "LoggedRequest",
     "Resource",
@@ -116,15 +124,27 @@ class BisqueSandbox:
             self._render = (n, retry_after)
 
     def add_resource(
-        self, value: str, owner: str, *, permission: str = "private", name: str | None = None
+        self,
+        value: str,
+        owner: str,
+        *,
+        permission: str = "private",
+        name: str | None = None,
+        size: tuple[int, int] = SAMPLE_SIZE,
     ) -> Resource:
         """Seed a registration (e.g. a legacy raw-form value, or another user's image)."""
         name = name or posixpath.basename(value)
-        res = Resource(new_uniq(), _kind(name), name, value, owner, permission)
+        res = Resource(new_uniq(), _kind(name), name, value, owner, permission, size=size)
         res.tags += [("filename", name, None), ("upload_datetime", _upload_dt(), "datetime")]
         with self._lock:
             self.resources[res.uniq] = res
         return res
+
+    def share(self, uniq: str, user: str, action: str = "read") -> None:
+        """Share a document with ``user`` ("read" or "edit"), as POST /data_service/<uniq>/auth
+        would (data_service/controllers/resource_auth.py)."""
+        with self._lock:
+            self.resources[uniq].shared[user] = action
 
     def user_uri(self, user: str) -> str:
         return f"{self.url}/data_service/{self.user_uniqs[user]}"
@@ -145,16 +165,32 @@ class BisqueSandbox:
             attrs["permission"] = res.permission
         el = ET.Element(res.kind, dict(sorted(attrs.items())))
         if full:
-            for i, (name, value, kind) in enumerate(res.tags):
-                tag = {"name": name, "uri": f"{attrs['uri']}/tag/{i}", "value": value}
-                if kind:
-                    tag["type"] = kind
-                ET.SubElement(el, "tag", dict(sorted(tag.items())))
+            for i in range(len(res.tags)):
+                el.append(self.tag_element(res, i))
         return el
 
+    def tag_element(self, res: Resource, i: int) -> ET.Element:
+        name, value, kind = res.tags[i]
+        tag = {"name": name, "uri": f"{self.url}/data_service/{res.uniq}/tag/{i}", "value": value}
+        if kind:
+            tag["type"] = kind
+        return ET.Element("tag", dict(sorted(tag.items())))
+
     def visible(self, res: Resource, user: str | None, wpublic: str | None) -> bool:
-        if user is not None and res.owner == user:
-            return True
-        if user is not None and wpublic != "1":
-            return False
-        return res.permission == "published"
+        """data_service/controllers/resource_query.py ~347-383 (PUBLIC_VALS, base_permissions):
+        absent/''/private -> own documents; 0/false -> own + shared; 1/true -> own + shared +
+        public; anonymous callers see public documents only."""
+        if user is None:
+            return res.permission == "published"
+        sets = {None: "owner", "": "owner", "private": "owner", "0": "owner,shared"}
+        sets |= {"false": "owner,shared", "1": "owner,shared,public", "true": "owner,shared,public"}
+        views = {v.strip() for v in sets.get(wpublic, wpublic or "owner").split(",")}
+        return (
+            ("owner" in views and res.owner == user)
+            or ("shared" in views and user in res.shared)
+            or ("public" in views and res.permission == "published")
+        )
+
+    def can_edit(self, res: Resource, user: str) -> bool:
+        """RESOURCE_EDIT: the owner, or a share with action 'edit' (resource_query.py ~376)."""
+        return res.owner == user or res.shared.get(user) == "edit"

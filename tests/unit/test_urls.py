@@ -106,7 +106,7 @@ def test_bisque_image_urls() -> None:
     root = "https://bisque.example.org/image_service/image/00-ABCdef123"
     assert u.thumbnail == f"{root}/thumbnail:200,200"
     assert u.web == f"{root}/resize:1250/format:jpeg"
-    assert u.large == f"{root}/resize:4000/format:jpeg"
+    assert u.large == f"{root}/resize:4000,4000,BL,MX/format:jpeg"
     assert u.archive == root
     with pytest.raises(ValueError):
         bisque_image_urls("https://b", "../etc")

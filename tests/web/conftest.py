@@ -11,6 +11,8 @@ URLs are stable:
     CYVERSE_LINK_BISQUE_IRODS_PREFIX=irods://data.iplantcollaborative.org/iplant/home/me/fresh/ \\
     pytest tests/web/test_bisque_client.py --record-mode=rewrite -k cassette  # a real BisQue
 
+Requests match on Accept and Content-Type as well. cassettes/README.md says where the
+cassettes were recorded (``test_cassette_hygiene`` checks their Server headers against it).
 A real BisQue's root URL and irods:// prefix are rewritten to the sandbox's canonical ones
 before anything is written, so those cassettes replay offline too. Passwords, Authorization,
 cookies are scrubbed (``test_cassette_hygiene.py`` checks every file).
@@ -34,6 +36,7 @@ from web_support import (
     BisqueTarget,
     ImageHost,
     same_accept,
+    same_content_type,
     scrub_request,
     scrub_response,
 )
@@ -59,6 +62,7 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
 
 def pytest_recording_configure(config: pytest.Config, vcr: Any) -> None:
     vcr.register_matcher("accept", same_accept)
+    vcr.register_matcher("content_type", same_content_type)
 
 
 @pytest.fixture(scope="module")
@@ -72,7 +76,10 @@ def vcr_config() -> dict[str, Any]:
         "filter_headers": ["authorization", "cookie"],
         "before_record_request": scrub_request,
         "before_record_response": scrub_response,
-        "match_on": ["method", "scheme", "host", "port", "path", "query", "body", "accept"],
+        "match_on": [
+            *("method", "scheme", "host", "port", "path", "query", "body"),
+            *("accept", "content_type"),
+        ],
         "decode_compressed_response": True,
     }
 

@@ -69,6 +69,19 @@ def test_register_existing_is_reused(bisque: BisqueTarget) -> None:
         assert inserts(bisque) == 1 and len(bisque.sandbox.resources) == 1
 
 
+def test_hostile_name_is_registered_once_by_a_second_client(bisque: BisqueTarget) -> None:
+    """A fresh client (a lost ledger) finds the registration although BisQue's value filter
+    cuts at '=', '<', '>'; BisQue's name is the file's name, '#' included."""
+    name = "ASU0000121 scale=2 #1 <a>.jpg"
+    value = value_for(bisque, "hostile/" + name)
+    first, created1 = client_for(bisque).register(value, name)
+    second, created2 = client_for(bisque).register(value, name)
+    assert (created1, created2) == (True, False) and second.uniq == first.uniq
+    assert first.name == name
+    if bisque.sandbox:
+        assert inserts(bisque) == 1
+
+
 @pytest.mark.needs_sandbox
 def test_legacy_raw_registration_is_found(bisque: BisqueTarget) -> None:
     value = value_for(bisque, "legacy/ASU 0000103.jpg")
@@ -109,7 +122,7 @@ def test_provider_publishes_and_tags_a_private_registration(bisque: BisqueTarget
     uniq = urls.url.split("/image_service/image/")[1].split("/")[0]
     assert urls.url.endswith(f"{uniq}/resize:1250/format:jpeg")
     assert urls.thumbnail_url and urls.thumbnail_url.endswith("/thumbnail:200,200")
-    assert urls.original_url and urls.original_url.endswith("/resize:4000/format:jpeg")
+    assert urls.original_url and urls.original_url.endswith("/resize:4000,4000,BL,MX/format:jpeg")
     assert urls.archive_url and urls.archive_url.endswith(uniq)  # TIFF master
     again = provider.urls_for(original, {}, tags=tags)  # idempotent: no second tag POST
     assert again == urls
@@ -152,19 +165,26 @@ def test_307_retry_after_while_rendering(bisque: BisqueTarget) -> None:
 def test_verify_bisque_urls(bisque: BisqueTarget) -> None:
     client = client_for(bisque)
     jpg, _ = client.register(value_for(bisque, "verify/ASU0000108.jpg"), "ASU0000108.jpg")
-    dng, _ = client.register(value_for(bisque, "verify/ASU0000108.dng"), "ASU0000108.dng")
+    other, _ = client.register(value_for(bisque, "verify/ASU0000108.bin"), "ASU0000108.bin")
     links = client.image_urls(jpg.uniq)
     targets = [
         UrlToCheck(links.web, key="web"),
         UrlToCheck(links.thumbnail, key="thumb"),
-        UrlToCheck(f"{bisque.url}/image_service/image/00-NoSuchResourceAtAll00", key="404"),
-        UrlToCheck(f"{bisque.url}/blob_service/{dng.uniq}", key="octet"),
+        UrlToCheck(f"{bisque.url}/image_service/image/00-NoSuchResourceAtAll00", key="dead"),
+        UrlToCheck(f"{bisque.url}/blob_service/00-NoSuchResourceAtAll00", key="dead blob"),
+        UrlToCheck(f"{bisque.url}/blob_service/{other.uniq}", key="octet"),
     ]
     # one worker: vcrpy does not record reliably from several threads
     results = {r.target.key: r for r in check_urls(targets, concurrency=1, timeout=30)}
     assert results["web"].ok and results["web"].content_type == "image/jpeg"
     assert results["thumb"].ok
-    assert results["404"].problems == (UrlProblem.BROKEN,) and results["404"].status == 404
+    # a dead image: 401 -> 302 to the login page -> 200 text/html (service.py ~232-242,
+    # challenge_decider.py ~25-63): broken, not "not an image"
+    dead = results["dead"]
+    assert dead.problems == (UrlProblem.BROKEN,) and dead.status == 302
+    assert dead.detail is not None and "login page" in dead.detail
+    assert results["dead blob"].problems == (UrlProblem.BROKEN,)
+    assert results["dead blob"].status == 403  # blobsrv.py ~349, for everyone
     assert results["octet"].problems == (UrlProblem.NOT_IMAGE,)
     assert results["octet"].content_type == "application/octet-stream"
 
@@ -223,7 +243,7 @@ def test_check_bisque_reports_the_login_state() -> None:
 
 def test_lookup_is_exact_despite_like_and_or_syntax() -> None:
     """``*`` turns on LIKE and ``|`` means OR in BisQue's value filter: hits are compared
-    exactly, and a raw value containing ``|`` is never sent (it cannot match itself)."""
+    exactly, and a form holding ``|`` is sent as a LIKE pattern (it could not match itself)."""
     with BisqueSandbox({"alice": SANDBOX_PASSWORD}) as sb:
         base = "irods://data.iplantcollaborative.org/iplant/home/shared/p/"
         sb.add_resource(base + "ab.jpg", "alice", permission="published")
@@ -231,11 +251,14 @@ def test_lookup_is_exact_despite_like_and_or_syntax() -> None:
         client = BisqueClient(sb.url, "alice", SANDBOX_PASSWORD, sleep=lambda s: None)
         found = client.find_by_value(bisque_irods_value("/iplant/home/shared/p/a*.jpg", IRODS_HOST))
         assert found is not None and found.uniq == star.uniq
-        sb.requests.clear()
-        piped = bisque_irods_value("/iplant/home/shared/p/ab.jpg|x", IRODS_HOST)
+        piped = bisque_irods_value("/iplant/home/shared/p/a|b.jpg", IRODS_HOST)
         assert client.find_by_value(piped) is None
-        queried = [r.query for r in sb.requests]
-        assert len(queried) == 1 and "%257C" in queried[0]  # only the encoded form
+        raw_pipe = sb.add_resource(base + "a|b.jpg", "alice", permission="published")
+        sb.requests.clear()
+        found = client.find_by_value(piped)
+        assert found is not None and found.uniq == raw_pipe.uniq  # the legacy raw form
+        queried = [r.query for r in sb.requests if r.path == "/data_service/image"]
+        assert len(queried) == 2 and "%257C" in queried[0] and "a%2Ab.jpg" in queried[1]
 
 
 def test_insert_is_not_blindly_retried() -> None:

@@ -1,4 +1,5 @@
-"""The BisQue sandbox imitates the facts sheet (bisque-api.md), checked with raw requests."""
+"""The BisQue sandbox imitates the facts sheet (bisque-api.md), checked with raw requests;
+``test_bisque_sandbox_source.py`` checks the behaviours read in the real server's source."""
 
 from __future__ import annotations
 
@@ -167,7 +168,8 @@ def test_images_for_published_and_private(sb: BisqueSandbox) -> None:
     )
     assert requests.get(f"{img}/{priv}", headers=XML, auth=BOB, timeout=30).status_code == 403
     assert requests.get(f"{img}/{priv}", headers=XML, auth=ALICE, timeout=30).status_code == 200
-    assert requests.get(f"{img}/00-nope", timeout=30).status_code == 404
+    gone = requests.get(f"{img}/00-nope", timeout=30)  # 401 -> login redirect, never 404
+    assert gone.history[0].status_code == 302 and gone.headers["Content-Type"].startswith("text/")
     assert requests.get(f"{sb.url}/blob_service/00-nope", timeout=30).status_code == 403
     blob = requests.get(f"{sb.url}/blob_service/{pub}", timeout=30)
     assert blob.headers["Content-Disposition"].startswith("attachment")

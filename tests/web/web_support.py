@@ -100,6 +100,13 @@ def scrub_response(response: dict[str, Any]) -> dict[str, Any]:
     return response
 
 
+def same_content_type(r1: Any, r2: Any) -> None:
+    """A body's Content-Type is part of the contract too: BisQue refuses anything but XML on
+    paths/insert (400, or 500 without one) and data_service (415/500), issue 14 point 5."""
+    c1, c2 = r1.headers.get("Content-Type"), r2.headers.get("Content-Type")
+    assert c1 == c2, f"Content-Type {c1!r} != {c2!r}"
+
+
 def same_accept(r1: Any, r2: Any) -> None:
     """The Accept header is part of the contract (text/xml for BisQue, image/* for verify)."""
     a1, a2 = r1.headers.get("Accept"), r2.headers.get("Accept")

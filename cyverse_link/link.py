@@ -311,7 +311,10 @@ class _LinkRun:
 
     def _mapped(self, m: Mapped) -> None:
         c, job = self.counts, m.job
-        if m.linked:
+        if m.linked and m.status is MatchStatus.NOT_CHECKED:  # CSV without read access
+            c.extra["not_checked"] = c.extra.get("not_checked", 0) + 1
+            status, stage = Status.DONE, Stage.MAPPED
+        elif m.linked:
             c.mapped += 1
             status, stage = Status.DONE, Stage.MAPPED
         elif m.status is MatchStatus.AMBIGUOUS:
@@ -343,6 +346,8 @@ class _LinkRun:
     def _count_match(self, match: Match) -> None:
         if match.status is MatchStatus.MATCHED:
             self.counts.extra["would_link"] += 1
+        elif match.status is MatchStatus.NOT_CHECKED:  # CSV without read access
+            self.counts.extra["not_checked"] = self.counts.extra.get("not_checked", 0) + 1
         elif match.status is MatchStatus.AMBIGUOUS:
             self.counts.ambiguous += 1
         elif self.settings.symbiota.create_skeletal:

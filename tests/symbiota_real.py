@@ -14,7 +14,21 @@ import uuid
 from dataclasses import dataclass
 from pathlib import Path
 
-PORTAL = Path(__file__).resolve().parents[2] / "shared" / "symbiota" / "portal"
+
+def _find_portal() -> Path:
+    """`shared/symbiota/portal` beside the checkout (../shared), or beside a worktree's parent
+    (../../shared for a worktree under wt/); CYVERSE_LINK_SYMBIOTA_PORTAL overrides."""
+    if os.environ.get("CYVERSE_LINK_SYMBIOTA_PORTAL"):
+        return Path(os.environ["CYVERSE_LINK_SYMBIOTA_PORTAL"])
+    here = Path(__file__).resolve()
+    for parent in here.parents[1:4]:
+        candidate = parent / "shared" / "symbiota" / "portal"
+        if candidate.exists():
+            return candidate
+    return here.parents[2] / "shared" / "symbiota" / "portal"
+
+
+PORTAL = _find_portal()
 REQUIRED_PHP_MODULES = ("mysqli", "pdo_mysql", "mbstring")
 
 

@@ -32,6 +32,7 @@ from typing import Protocol
 
 from cyverse_link.errors import PortalError
 from cyverse_link.models import Match, MatchStatus, MediaLink
+from cyverse_link.portal.api_matching import ApiMatcher
 from cyverse_link.portal.base import SchemaInfo, WriteResult
 from cyverse_link.portal.csvformat import (
     Unrepresentable,
@@ -83,6 +84,32 @@ class PortalReader(Protocol):
     def collection_name(self) -> str: ...
 
     def close(self) -> None: ...
+
+
+class ApiReader:
+    """``PortalReader`` through the portal's REST API, without a token: db mode's matching
+    rules (``ApiMatcher``) and the collection's name (``GET /collection/{collid}``)."""
+
+    def __init__(self, matcher: ApiMatcher) -> None:
+        self.matcher = matcher
+
+    def match(self, catalogs: Sequence[str]) -> dict[str, Match]:
+        return self.matcher.match(catalogs)
+
+    def collection_name(self) -> str:
+        api = self.matcher.api
+        url = f"{api.api_url}/collection/{self.matcher.collid}"
+        found = api._json(api.request("GET", url), f"GET {url}")
+        name = found.get("collectionName") if isinstance(found, dict) else None
+        if not isinstance(name, str):
+            raise PortalError(
+                f"collection {self.matcher.collid} is not in the portal at {api.api_url}; "
+                "check collection.collid"
+            )
+        return name
+
+    def close(self) -> None:
+        self.matcher.close()
 
 
 def _safe_code(code: str) -> str:

@@ -1,0 +1,234 @@
+"""One drop folder, each route to the REAL Symbiota 3.4.14, the same media rows.
+
+db mode writes the rows itself; csv mode writes the import file, which is then loaded by
+Symbiota's own Extended Data Import through its web form (tests/symbiota_import.py). Each
+route runs against a fresh portal seeded the same way (so occids agree) and a fresh sandbox
+iRODS with the same paths (so URLs agree); then the rows must be the same: occids, order
+(sortOccurrence), URLs, hashes, owner. Another route is one more entry in ``ROUTES``.
+"""
+
+from __future__ import annotations
+
+import csv
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+import requests
+import sqlalchemy as sa
+import yaml
+from symbiota_import import import_media_csv, proposed_mapping
+from symbiota_real import RealPortal
+
+from cyverse_link.config import Settings, load_settings
+from cyverse_link.demo_data import specimen_image
+from cyverse_link.models import Match, MatchStatus, MediaLink, MediaUrls
+from cyverse_link.pipeline import run_sync
+from cyverse_link.portal.api_matching import ApiMatcher
+from cyverse_link.portal.base import Portal
+from cyverse_link.portal.csvfile import COLUMNS, ApiReader, CsvPortal
+from cyverse_link.report import RunReport
+from cyverse_link.sandbox.irods import SandboxIrods
+
+USER, PASSWORD = "alice", "alice-sandbox-pw"
+COLLID = 7
+MATCH_ON = ["catalogNumber", "otherCatalogNumbers", "omoccuridentifiers"]
+# label → (catalogNumber, omoccuridentifiers value); two records share ASU0055555
+RECORDS = {
+    "plain": ("ASU0012345", None),
+    "zeros": ("ASU0012346", None),  # the file says ASU12346
+    "dup_a": ("ASU0055555", None),
+    "dup_b": ("ASU0055555", None),
+    "ident": ("B-77", "ASU0099001"),  # found through the other-numbers rule
+}
+FILES = [  # drop folder; ASU0077777 has no record, ASU0055555 has two
+    "ASU0012345.jpg",
+    "tray 1/ASU0012345_2.jpg",
+    "ASU0012345_b.jpg",
+    "ASU12346.jpg",
+    "ASU0055555.jpg",
+    "ASU0077777.jpg",
+    "ASU0099001.jpg",
+]
+COMPARED = (
+    "occid", "tid", "sortOccurrence", "url", "thumbnailUrl", "originalUrl", "archiveUrl",
+    "sourceIdentifier", "format", "hashFunction", "hashValue", "mediaMD5", "owner",
+)  # fmt: skip
+
+
+def seed(portal: RealPortal) -> dict[str, int]:
+    engine = sa.create_engine(portal.db_url)
+    occ: dict[str, int] = {}
+    try:
+        with engine.begin() as conn:
+            for label, (catalog, ident) in RECORDS.items():
+                res = conn.execute(
+                    sa.text("INSERT INTO omoccurrences (collid, catalogNumber) VALUES (7, :c)"),
+                    {"c": catalog},
+                )
+                occ[label] = int(res.lastrowid)
+                if ident:
+                    conn.execute(
+                        sa.text(
+                            "INSERT INTO omoccuridentifiers (occid, identifierValue, "
+                            "identifierName, modifiedUid) VALUES (:o, :v, 'barcode', 1)"
+                        ),
+                        {"o": occ[label], "v": ident},
+                    )
+    finally:
+        engine.dispose()
+    return occ
+
+
+def media_rows(portal: RealPortal) -> list[dict[str, Any]]:
+    engine = sa.create_engine(portal.db_url)
+    try:
+        with engine.connect() as conn:
+            sql = "SELECT * FROM media ORDER BY occid, sortOccurrence, sortSequence, mediaID"
+            return [dict(r._mapping) for r in conn.execute(sa.text(sql))]
+    finally:
+        engine.dispose()
+
+
+def comparable(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The rows as the portal orders them, reduced to what every route must agree on;
+    empty strings and NULL are the same thing to the portal's pages."""
+    return [{k: (r[k] if r[k] != "" else None) for k in COMPARED} for r in rows]
+
+
+@pytest.fixture(scope="module")
+def drop(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    folder = tmp_path_factory.mktemp("drop")
+    for i, name in enumerate(FILES):
+        path = folder / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        colour = (60 + 20 * i, 150 - 10 * i, 70)
+        specimen_image(name, colour, (300, 400)).save(path, "JPEG", quality=85)
+    return folder
+
+
+def write_settings(
+    tmp: Path, drop: Path, irods: SandboxIrods, symbiota: dict[str, Any]
+) -> Settings:
+    cfg = {
+        "collection": {"collid": COLLID, "code": "ASU-PLANTS"},
+        "source": {"path": str(drop)},
+        "identifiers": {"match_on": MATCH_ON},
+        "irods": {
+            "host": irods.host, "port": irods.port, "user": USER, "password": PASSWORD,
+            "threads": 2, "retries": 1,
+            "collection": "/iplant/home/shared/herbarium/ASU", "connection_timeout": 30,
+        },
+        "derivatives": {"web_width": 200, "thumbnail_width": 60, "large_width": 300},
+        "symbiota": symbiota,
+        "state": {"db_url": f"sqlite:///{tmp / 'state.sqlite'}", "report_dir": str(tmp / "r")},
+    }  # fmt: skip
+    path = tmp / "cyverse-link.yaml"
+    path.write_text(yaml.safe_dump(cfg), encoding="utf-8")
+    return load_settings(path)
+
+
+def run_route(
+    route: str, portal: RealPortal, tmp: Path, drop: Path
+) -> tuple[RunReport, CsvPortal | None]:
+    """Sync ``drop`` to ``portal`` through ``route``; for csv, import the file as a manager
+    would. Returns the run report (and the CSV portal, to look at its files)."""
+    csv_portal: CsvPortal | None = None
+    with SandboxIrods("4.3.1", "iplant", {USER: PASSWORD}) as irods:
+        irods.make_shared_folder("herbarium", USER)
+        given: Portal | None = None
+        if route == "db":
+            symbiota = {"mode": "db", "db_url": portal.db_url, "password": "none"}
+        elif route == "csv":
+            symbiota = {"mode": "csv", "csv_dir": str(tmp / "out")}
+        else:
+            raise AssertionError(route)
+        settings = write_settings(tmp, drop, irods, symbiota)
+        if route == "csv":
+            matcher = ApiMatcher.from_url(portal.api_url, COLLID, match_on=MATCH_ON)
+            csv_portal = CsvPortal(tmp / "out", COLLID, "ASU-PLANTS", ApiReader(matcher))
+            given = csv_portal
+        report = run_sync(settings, portal=given, retry_delay=0.01)
+    if csv_portal is not None:
+        csv_portal.close()
+        log = import_media_csv(portal, csv_portal.output_files()["media"])
+        assert "Media loaded successfully" in log, log
+        assert "ERROR" not in log and "SKIPPED" not in log, log
+    return report, csv_portal
+
+
+@pytest.fixture(scope="module")
+def db_route(
+    real_symbiota_factory: Callable[..., RealPortal],
+    drop: Path,
+    tmp_path_factory: pytest.TempPathFactory,
+) -> tuple[RealPortal, dict[str, int], list[dict[str, Any]]]:
+    portal = real_symbiota_factory()
+    occ = seed(portal)
+    report, _ = run_route("db", portal, tmp_path_factory.mktemp("db"), drop)
+    counts = report.counts
+    assert (counts.mapped, counts.unmatched, counts.ambiguous) == (5, 1, 1)
+    return portal, occ, media_rows(portal)
+
+
+ROUTES = ["csv"]  # the lead adds "api"
+
+
+@pytest.mark.parametrize("route", ROUTES)
+def test_each_route_gives_the_portal_the_rows_db_mode_writes(
+    route: str,
+    db_route: tuple[RealPortal, dict[str, int], list[dict[str, Any]]],
+    real_symbiota_factory: Callable[..., RealPortal],
+    drop: Path,
+    tmp_path: Path,
+) -> None:
+    _, db_occ, db_rows = db_route
+    portal = real_symbiota_factory()
+    occ = seed(portal)
+    assert occ == db_occ  # fresh portals, same seeding: the same occids
+    report, csv_portal = run_route(route, portal, tmp_path, drop)
+    counts = report.counts
+    assert (counts.mapped, counts.unmatched, counts.ambiguous) == (5, 1, 1)
+    assert "not_checked" not in counts.extra
+
+    rows = media_rows(portal)
+    assert comparable(rows) == comparable(db_rows)
+    # what db mode does, spelled out: leading zeros and other numbers linked; the ambiguous
+    # number linked to neither record (the import alone would link it to both)
+    linked = {r["occid"] for r in rows}
+    assert linked == {occ["plain"], occ["zeros"], occ["ident"]}
+    assert all(r["owner"] == "ASU PLANTS" and r["mediaType"] == "image" for r in rows)
+    plain = [r["sourceIdentifier"].rsplit("/", 1)[1] for r in rows if r["occid"] == occ["plain"]]
+    assert plain == ["ASU0012345.jpg", "ASU0012345_2.jpg", "ASU0012345_b.jpg"]
+    # the specimen page shows them in that order too
+    page = requests.get(
+        f"{portal.portal_url}/collections/individual/index.php",
+        params={"occid": occ["plain"]},
+        timeout=60,
+    ).text
+    thumbs = [r["thumbnailUrl"] for r in rows if r["occid"] == occ["plain"]]
+    assert all(t in page for t in thumbs)
+    assert sorted(thumbs, key=page.index) == thumbs
+
+    if csv_portal is not None:  # the files a manager acts on
+        with csv_portal.output_files()["unmatched"].open(newline="", encoding="utf-8") as fh:
+            left = {r["catalogNumber"]: r for r in csv.DictReader(fh)}
+        assert set(left) == {"ASU0055555", "ASU0077777"}
+        assert left["ASU0055555"]["occids"] == f"{occ['dup_a']} {occ['dup_b']}"
+        assert left["ASU0077777"]["status"] == "unmatched"
+
+
+def test_the_import_page_maps_every_column_by_itself(
+    real_symbiota: RealPortal, tmp_path: Path
+) -> None:
+    """Every column of the import file is preselected as the field of its name: the manager
+    only presses "Import"."""
+    portal = CsvPortal(tmp_path, COLLID, "X")
+    urls = MediaUrls(
+        "https://d.example/w.jpg", "https://d.example/t.jpg", "https://d.example/o.jpg"
+    )
+    link = MediaLink("ASU1", "irods:/z/ASU1.jpg", urls, "0123456789abcdef0123456789abcdef")
+    portal.write([(link, Match("ASU1", MatchStatus.NOT_CHECKED))])
+    mapping = proposed_mapping(real_symbiota, portal.output_files()["media"])
+    assert mapping == {c.lower(): c.lower() for c in COLUMNS}

@@ -18,7 +18,7 @@ from cyverse_link.datastore.irods_check import check_irods
 from cyverse_link.errors import ConfigError, CyverseLinkError, ServiceUnavailable
 from cyverse_link.ledger import Ledger
 from cyverse_link.models import PortalMode, UrlProvider
-from cyverse_link.wiring import build_bisque_client, build_portal
+from cyverse_link.wiring import build_api_portal, build_bisque_client, build_portal
 
 
 @dataclass(frozen=True)
@@ -93,6 +93,12 @@ def _check_symbiota(settings: Settings) -> CheckLine:
         return CheckLine(
             "symbiota", True, f"CSV mode: import files go to {settings.symbiota.csv_dir}"
         )
+    if settings.symbiota.mode is PortalMode.API:
+        api_portal = build_api_portal(settings)
+        try:
+            return CheckLine("symbiota", True, api_portal.check())
+        finally:
+            api_portal.close()
     portal = build_portal(settings)
     try:
         info = portal.schema()

@@ -66,6 +66,7 @@ class UrlProvider(enum.StrEnum):
 class PortalMode(enum.StrEnum):
     DB = "db"
     CSV = "csv"
+    API = "api"  # Symbiota's REST API v2 (no database account needed)
 
 
 @dataclass(frozen=True)

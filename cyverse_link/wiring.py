@@ -12,6 +12,8 @@ from cyverse_link.config import Settings
 from cyverse_link.credentials import resolve_password
 from cyverse_link.datastore.irods import IrodsStore
 from cyverse_link.models import PortalMode, UrlProvider
+from cyverse_link.portal.api import SymbiotaApiPortal
+from cyverse_link.portal.api_client import SymbiotaApi
 from cyverse_link.portal.base import Portal
 from cyverse_link.portal.csvfile import CsvPortal
 from cyverse_link.portal.symbiota import SymbiotaDb
@@ -49,6 +51,8 @@ def build_portal(settings: Settings) -> Portal:
     s = settings.symbiota
     if s.mode is PortalMode.CSV:
         return CsvPortal(s.csv_dir, settings.collection.collid, settings.collection.code)
+    if s.mode is PortalMode.API:
+        return build_api_portal(settings)
     password = resolve_password(settings, "symbiota") if symbiota_needs_password(settings) else None
     return SymbiotaDb(
         s.db_url,
@@ -58,6 +62,31 @@ def build_portal(settings: Settings) -> Portal:
         strip_leading_zeros=settings.identifiers.strip_leading_zeros,
         create_skeletal=s.create_skeletal,
         batch_size=s.batch_size,
+    )
+
+
+def build_api_portal(settings: Settings) -> SymbiotaApiPortal:
+    """api mode: a token (``symbiota.api_token``) or a login (``symbiota.user`` + password,
+    exchanged for a token on first write); the secret is resolved here, never logged."""
+    s = settings.symbiota
+    secret = resolve_password(settings, "symbiota")
+    key = "symbiota.password" if s.user else "symbiota.api_token"
+    api = SymbiotaApi(
+        s.api_root,
+        portal_url=s.portal_url or None,
+        token=None if s.user else secret,
+        timeout=s.timeout,
+        retries=s.retries,
+        token_key=key,
+    )
+    return SymbiotaApiPortal(
+        api,
+        settings.collection.collid,
+        settings.state.db_url,
+        match_on=settings.identifiers.match_on,
+        strip_leading_zeros=settings.identifiers.strip_leading_zeros,
+        concurrency=s.api_concurrency,
+        login=(s.user, secret) if s.user else None,
     )
 
 

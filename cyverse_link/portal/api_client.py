@@ -242,6 +242,15 @@ class SymbiotaApi:
         media = out[0].get("media") or []
         return [m for m in media if isinstance(m, dict)]
 
+    def media_page(self, *, limit: int, offset: int) -> tuple[int, list[dict[str, Any]]]:
+        """One page of ``GET /media`` (every media row of the portal): (full count, rows)."""
+        url = f"{self.api_url}/media"
+        params = {"limit": limit, "offset": offset}
+        out = self._json(self.request("GET", url, params=params), f"GET {url}")
+        if not isinstance(out, dict) or not isinstance(out.get("results"), list):
+            raise PortalError(f"Symbiota API: GET {url} answered an unexpected shape")
+        return int(out.get("count") or 0), [r for r in out["results"] if isinstance(r, dict)]
+
     def media(self, media_id: int | str) -> dict[str, Any] | None:
         url = f"{self.api_url}/media/{media_id}"
         resp = self.request("GET", url)

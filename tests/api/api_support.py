@@ -7,6 +7,8 @@ from typing import Any
 import sqlalchemy as sa
 from symbiota_real import RealPortal
 
+from cyverse_link.models import MediaLink, MediaUrls
+
 
 class RealDb:
     """SQL access to a real portal's database (what a curator or another tool would do)."""
@@ -53,3 +55,32 @@ class RealDb:
 
     def close(self) -> None:
         self.engine.dispose()
+
+
+def make_link(
+    catalog: str,
+    name: str,
+    *,
+    version: str = "",
+    md5: str = "0" * 32,
+    previous: str | None = None,
+    suffix: str | None = None,
+) -> MediaLink:
+    """A link like the mapping step builds (dav-anon URLs under one iRODS collection)."""
+    base = "https://data.cyverse.org/dav-anon/iplant/home/shared/asu/plants"
+    stem = name.rsplit(".", 1)[0]
+    tag = f".{version}" if version else ""
+    return MediaLink(
+        catalog=catalog,
+        source_identifier=f"irods:/iplant/home/shared/asu/plants/{name}{tag}",
+        urls=MediaUrls(
+            url=f"{base}/_derivatives/{stem}{tag}.web.jpg",
+            thumbnail_url=f"{base}/_derivatives/{stem}{tag}.thumb.jpg",
+            original_url=f"{base}/{name}{tag}",
+        ),
+        md5=md5,
+        suffix=suffix,
+        sort_occurrence=1 if suffix is None else 2,
+        file_name=name,
+        previous_source_identifier=previous,
+    )

@@ -328,6 +328,8 @@ def _check_semantics(s: Settings) -> None:
         raise ConfigError("symbiota.db_url: required when symbiota.mode is db")
     if s.symbiota.mode is PortalMode.API:
         _check_api(s.symbiota)
+    if s.symbiota.mode is PortalMode.CSV:
+        _check_urls(s.symbiota)  # csv mode reads matches through the API when one is given
     for name, value in (
         ("derivatives.web_width", s.derivatives.web_width),
         ("derivatives.thumbnail_width", s.derivatives.thumbnail_width),
@@ -339,10 +341,14 @@ def _check_semantics(s: Settings) -> None:
         raise ConfigError("derivatives.jpeg_quality: must be between 1 and 100")
 
 
-def _check_api(sym: SymbiotaSettings) -> None:
+def _check_urls(sym: SymbiotaSettings) -> None:
     for key, url in (("symbiota.portal_url", sym.portal_url), ("symbiota.api_url", sym.api_url)):
         if url and not re.match(r"^https?://[^/\s]+", url):
             raise ConfigError(f"{key}: must be an http(s):// address, got {url[:60]!r}")
+
+
+def _check_api(sym: SymbiotaSettings) -> None:
+    _check_urls(sym)
     if not sym.api_root:
         raise ConfigError(
             "symbiota.portal_url: required when symbiota.mode is api (the portal's address, "

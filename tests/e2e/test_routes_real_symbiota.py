@@ -10,6 +10,7 @@ iRODS with the same paths (so URLs agree); then the rows must be the same: occid
 from __future__ import annotations
 
 import csv
+import shutil
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -25,9 +26,7 @@ from cyverse_link.config import Settings, load_settings
 from cyverse_link.demo_data import specimen_image
 from cyverse_link.models import Match, MatchStatus, MediaLink, MediaUrls
 from cyverse_link.pipeline import run_sync
-from cyverse_link.portal.api_matching import ApiMatcher
-from cyverse_link.portal.base import Portal
-from cyverse_link.portal.csvfile import COLUMNS, ApiReader, CsvPortal
+from cyverse_link.portal.csvfile import COLUMNS, CsvPortal
 from cyverse_link.report import RunReport
 from cyverse_link.sandbox.irods import SandboxIrods
 
@@ -129,33 +128,40 @@ def write_settings(
     return load_settings(path)
 
 
-def run_route(
-    route: str, portal: RealPortal, tmp: Path, drop: Path
-) -> tuple[RunReport, CsvPortal | None]:
-    """Sync ``drop`` to ``portal`` through ``route``; for csv, import the file as a manager
-    would. Returns the run report (and the CSV portal, to look at its files)."""
-    csv_portal: CsvPortal | None = None
+def symbiota_section(route: str, portal: RealPortal, tmp: Path) -> dict[str, Any]:
+    if route == "db":
+        return {"mode": "db", "db_url": portal.db_url, "password": "none"}
+    if route == "csv":  # read access: the portal's API, no token
+        out = {"mode": "csv", "csv_dir": str(tmp / "out")}
+        return {**out, "portal_url": portal.portal_url, "api_url": portal.api_url}
+    if route == "csv-unchecked":  # no access at all: the import file only
+        return {"mode": "csv", "csv_dir": str(tmp / "out")}
+    raise AssertionError(route)
+
+
+def import_new_files(portal: RealPortal, out: Path, done: set[Path]) -> list[str]:
+    """Import every media CSV in ``out`` not imported yet, as the manager would; the logs."""
+    logs = []
+    for path in sorted(out.glob("*_media_*.csv")):
+        if path not in done:
+            done.add(path)
+            logs.append(import_media_csv(portal, path))
+    return logs
+
+
+def run_route(route: str, portal: RealPortal, tmp: Path, drop: Path) -> RunReport:
+    """Sync ``drop`` to ``portal`` through ``route`` (a fresh sandbox iRODS); for csv, import
+    the file through the portal's own import page."""
     with SandboxIrods("4.3.1", "iplant", {USER: PASSWORD}) as irods:
         irods.make_shared_folder("herbarium", USER)
-        given: Portal | None = None
-        if route == "db":
-            symbiota = {"mode": "db", "db_url": portal.db_url, "password": "none"}
-        elif route == "csv":
-            symbiota = {"mode": "csv", "csv_dir": str(tmp / "out")}
-        else:
-            raise AssertionError(route)
-        settings = write_settings(tmp, drop, irods, symbiota)
-        if route == "csv":
-            matcher = ApiMatcher.from_url(portal.api_url, COLLID, match_on=MATCH_ON)
-            csv_portal = CsvPortal(tmp / "out", COLLID, "ASU-PLANTS", ApiReader(matcher))
-            given = csv_portal
-        report = run_sync(settings, portal=given, retry_delay=0.01)
-    if csv_portal is not None:
-        csv_portal.close()
-        log = import_media_csv(portal, csv_portal.output_files()["media"])
+        settings = write_settings(tmp, drop, irods, symbiota_section(route, portal, tmp))
+        report = run_sync(settings, retry_delay=0.01)
+    if route.startswith("csv"):
+        (log,) = import_new_files(portal, tmp / "out", set())
         assert "Media loaded successfully" in log, log
-        assert "ERROR" not in log and "SKIPPED" not in log, log
-    return report, csv_portal
+        if route == "csv":
+            assert "ERROR" not in log and "SKIPPED" not in log, log
+    return report
 
 
 @pytest.fixture(scope="module")
@@ -166,7 +172,7 @@ def db_route(
 ) -> tuple[RealPortal, dict[str, int], list[dict[str, Any]]]:
     portal = real_symbiota_factory()
     occ = seed(portal)
-    report, _ = run_route("db", portal, tmp_path_factory.mktemp("db"), drop)
+    report = run_route("db", portal, tmp_path_factory.mktemp("db"), drop)
     counts = report.counts
     assert (counts.mapped, counts.unmatched, counts.ambiguous) == (5, 1, 1)
     return portal, occ, media_rows(portal)
@@ -187,7 +193,7 @@ def test_each_route_gives_the_portal_the_rows_db_mode_writes(
     portal = real_symbiota_factory()
     occ = seed(portal)
     assert occ == db_occ  # fresh portals, same seeding: the same occids
-    report, csv_portal = run_route(route, portal, tmp_path, drop)
+    report = run_route(route, portal, tmp_path, drop)
     counts = report.counts
     assert (counts.mapped, counts.unmatched, counts.ambiguous) == (5, 1, 1)
     assert "not_checked" not in counts.extra
@@ -211,8 +217,9 @@ def test_each_route_gives_the_portal_the_rows_db_mode_writes(
     assert all(t in page for t in thumbs)
     assert sorted(thumbs, key=page.index) == thumbs
 
-    if csv_portal is not None:  # the files a manager acts on
-        with csv_portal.output_files()["unmatched"].open(newline="", encoding="utf-8") as fh:
+    if route == "csv":  # the file a manager acts on
+        (unmatched,) = (tmp_path / "out").glob("*_unmatched_*.csv")
+        with unmatched.open(newline="", encoding="utf-8") as fh:
             left = {r["catalogNumber"]: r for r in csv.DictReader(fh)}
         assert set(left) == {"ASU0055555", "ASU0077777"}
         assert left["ASU0055555"]["occids"] == f"{occ['dup_a']} {occ['dup_b']}"
@@ -232,3 +239,46 @@ def test_the_import_page_maps_every_column_by_itself(
     portal.write([(link, Match("ASU1", MatchStatus.NOT_CHECKED))])
     mapping = proposed_mapping(real_symbiota, portal.output_files()["media"])
     assert mapping == {c.lower(): c.lower() for c in COLUMNS}
+
+
+def test_without_read_access_the_report_says_not_checked_and_a_change_is_listed(
+    real_symbiota_factory: Callable[..., RealPortal], drop: Path, tmp_path: Path
+) -> None:
+    """No API, no database: every row is "not checked" (never "mapped"), and the portal's
+    import does what the README says it does: exact catalogNumber only, every match; a
+    changed image becomes a second row, and the superseded CSV names the old one exactly."""
+    portal = real_symbiota_factory()
+    occ = seed(portal)
+    folder = tmp_path / "drop"
+    shutil.copytree(drop, folder)
+    done: set[Path] = set()
+    with SandboxIrods("4.3.1", "iplant", {USER: PASSWORD}) as irods:
+        irods.make_shared_folder("herbarium", USER)
+        section = symbiota_section("csv-unchecked", portal, tmp_path)
+        settings = write_settings(tmp_path, folder, irods, section)
+        report = run_sync(settings, retry_delay=0.01)
+        counts = report.counts
+        assert counts.mapped == 0 and counts.extra["not_checked"] == len(FILES)
+        assert counts.unmatched == counts.ambiguous == 0  # nothing was looked up
+        (log,) = import_new_files(portal, tmp_path / "out", done)
+        assert log.count("SKIPPED: Unable to find record") == 3  # zeros, other number, none
+        first = media_rows(portal)
+        linked = sorted(r["occid"] for r in first)
+        plain, dup_a, dup_b = occ["plain"], occ["dup_a"], occ["dup_b"]
+        assert linked == sorted([plain, plain, plain, dup_a, dup_b])  # both duplicates!
+
+        # a changed image: sync uploads it beside the old one; the import can only insert
+        specimen_image("changed", (10, 20, 200), (300, 400)).save(folder / "ASU0012345.jpg")
+        again = run_sync(settings, retry_delay=0.01)
+        assert again.counts.extra["superseded"] == 1 and again.counts.extra["not_checked"] == 1
+    (log,) = import_new_files(portal, tmp_path / "out", done)
+    rows = [r for r in media_rows(portal) if r["occid"] == plain]
+    assert len(rows) == 4  # the old row stays beside the new one
+    (superseded,) = (tmp_path / "out").glob("*_superseded_*.csv")
+    with superseded.open(newline="", encoding="utf-8") as fh:
+        (line,) = list(csv.DictReader(fh))
+    old = [r for r in rows if r["originalUrl"] == line["oldOriginalUrl"]]
+    new = [r for r in rows if r["originalUrl"] == line["newOriginalUrl"]]
+    assert len(old) == 1 and len(new) == 1 and old[0]["mediaID"] < new[0]["mediaID"]
+    assert old[0]["sourceIdentifier"] == line["oldSourceIdentifier"]
+    assert line["catalogNumber"] == "ASU0012345" and line["occid"] == ""  # not known here

@@ -22,6 +22,7 @@ import yaml
 from symbiota_import import import_media_csv, proposed_mapping
 from symbiota_real import RealPortal
 
+from cyverse_link.check import run_check
 from cyverse_link.config import Settings, load_settings
 from cyverse_link.demo_data import specimen_image
 from cyverse_link.models import Match, MatchStatus, MediaLink, MediaUrls
@@ -282,3 +283,20 @@ def test_without_read_access_the_report_says_not_checked_and_a_change_is_listed(
     assert len(old) == 1 and len(new) == 1 and old[0]["mediaID"] < new[0]["mediaID"]
     assert old[0]["sourceIdentifier"] == line["oldSourceIdentifier"]
     assert line["catalogNumber"] == "ASU0012345" and line["occid"] == ""  # not known here
+
+
+def test_check_says_whether_csv_matches_are_checked(
+    real_symbiota: RealPortal, tmp_path: Path
+) -> None:
+    with SandboxIrods("4.3.1", "iplant", {USER: PASSWORD}) as irods:
+        irods.make_shared_folder("herbarium", USER)
+        checked = write_settings(
+            tmp_path, tmp_path, irods, symbiota_section("csv", real_symbiota, tmp_path)
+        )
+        (line,) = [x for x in run_check(checked) if x.service == "symbiota"]
+        assert line.ok and "matches checked through" in line.message
+        assert "ASU PLANTS" in line.message
+        blind = symbiota_section("csv-unchecked", real_symbiota, tmp_path)
+        (line,) = [x for x in run_check(write_settings(tmp_path, tmp_path, irods, blind))
+                   if x.service == "symbiota"]  # fmt: skip
+        assert line.ok and "matches not checked" in line.message

@@ -126,7 +126,11 @@ class Mapper:
             [(rel, Stage.MAPPED, Status.DONE, {"occid": o, "error": None}) for rel, o in fields]
         )
         for job, match, occid in linked:
-            self.on_event(Event(EventKind.STAGE_DONE, job.rel_path, Stage.MAPPED))
+            where = None  # a database row: "linked"; a CSV row links only once imported
+            if result.path is not None:
+                unknown = match.status is MatchStatus.NOT_CHECKED
+                where = "in the import CSV" + (" (not checked)" if unknown else f", occid {occid}")
+            self.on_event(Event(EventKind.STAGE_DONE, job.rel_path, Stage.MAPPED, message=where))
             note = result.superseded.get(source_identifier(job.remote))
             self.on_result(Mapped(job, match.status, occid=occid, linked=True, superseded=note))
 

@@ -246,6 +246,8 @@ def test_csv_mode_end_to_end(tmp_path: Path, irods: SandboxIrods, env: None) -> 
     counts = json.loads(result.stdout)["counts"]
     # no read access to the portal: nothing was checked, so nothing is claimed as mapped
     assert counts["mapped"] == 0 and counts["extra"]["not_checked"] == len(UPLOADED)
+    assert "DEMO000101.jpg: in the import CSV (not checked)" in result.output
+    assert ": linked" not in result.output
     (path,) = (tmp_path / "out").glob("*.csv")
     with path.open(encoding="utf-8") as fh:
         rows = list(csv.DictReader(fh))

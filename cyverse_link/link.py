@@ -332,7 +332,9 @@ class _LinkRun:
             status, stage = Status.FAILED, Stage.MAPPED
         if status is Status.SKIPPED and m.status and isinstance(self.portal, CsvPortal):
             sid = source_identifier(job.remote)  # csv mode: the unmatched CSV lists it
-            self.portal.record_unmapped(job.rel_path, job.catalog, m.status, m.occids, sid)
+            self.portal.record_unmapped(
+                job.rel_path, job.catalog, m.status, m.occids, sid, m.error or ""
+            )
         self._add(ReportEntry(job.rel_path, stage, status, action="link", catalog=job.catalog,
                               suffix=job.suffix, irods_path=job.remote, urls=job.urls,
                               occid=m.occid or None,

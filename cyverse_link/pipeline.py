@@ -326,7 +326,9 @@ class SyncRun:
             portal = self.mapper.portal
             if isinstance(portal, CsvPortal):
                 sid = source_identifier(job.remote)
-                portal.record_unmapped(job.rel_path, job.catalog, m.status, m.occids, sid)
+                portal.record_unmapped(
+                    job.rel_path, job.catalog, m.status, m.occids, sid, m.error or ""
+                )
         if m.superseded:
             c.extra["superseded"] = c.extra.get("superseded", 0) + 1
             detail = m.superseded

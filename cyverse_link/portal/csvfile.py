@@ -32,7 +32,7 @@ from typing import Protocol
 
 from cyverse_link.errors import PortalError
 from cyverse_link.models import Match, MatchStatus, MediaLink
-from cyverse_link.portal.api_matching import ApiMatcher
+from cyverse_link.portal.api_matching import UNMATCHED_NOTE, ApiMatcher
 from cyverse_link.portal.base import SchemaInfo, WriteResult
 from cyverse_link.portal.csvformat import (
     Unrepresentable,
@@ -58,7 +58,7 @@ COLUMNS = (
     "sortOccurrence",
     "owner",
 )
-UNMATCHED_COLUMNS = ("file", "catalogNumber", "status", "occids", "sourceIdentifier")
+UNMATCHED_COLUMNS = ("file", "catalogNumber", "status", "occids", "sourceIdentifier", "reason")
 SUPERSEDED_COLUMNS = (
     "occid",
     "catalogNumber",
@@ -309,11 +309,19 @@ class CsvPortal:
             ) from exc
 
     def record_unmapped(
-        self, file: str, catalog: str, status: MatchStatus, occids: Sequence[int], source_id: str
+        self,
+        file: str,
+        catalog: str,
+        status: MatchStatus,
+        occids: Sequence[int],
+        source_id: str,
+        reason: str = "",
     ) -> None:
         """An image that gets no row (unmatched or ambiguous): a line in the unmatched CSV."""
+        if status is MatchStatus.UNMATCHED and self.checked:
+            reason = f"{reason}; {UNMATCHED_NOTE}" if reason else UNMATCHED_NOTE
         ids = " ".join(map(str, occids))
-        self._unmatched_rows.append((file, catalog, str(status), ids, source_id))
+        self._unmatched_rows.append((file, catalog, str(status), ids, source_id, reason))
         if len(self._unmatched_rows) >= UNMATCHED_BUFFER:
             self.flush()
 

@@ -152,6 +152,10 @@ def test_unmatched_companion_csv(tmp_path: Path) -> None:
         ("'=cmd|' /C calc'!A0.jpg", "ambiguous", "4 5"),  # a spreadsheet shows it as text
     ]
     assert "images not linked" in portal.output_lines()[0]
+    checked = CsvPortal(tmp_path / "c", 7, "X", Reader({}))
+    checked.record_unmapped("A9.jpg", "A9", MatchStatus.UNMATCHED, (), "", "unmatched: none")
+    (row,) = read(checked.output_files()["unmatched"])
+    assert row["reason"].startswith("unmatched: none; not found through the Symbiota API")
 
 
 def test_changed_image_is_written_and_its_old_row_listed_as_superseded(tmp_path: Path) -> None:

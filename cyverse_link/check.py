@@ -12,13 +12,14 @@ from dataclasses import dataclass
 
 import sqlalchemy as sa
 
+from cyverse_link import wiring
 from cyverse_link.config import Settings
 from cyverse_link.credentials import resolve_password
 from cyverse_link.datastore.irods_check import check_irods
 from cyverse_link.errors import ConfigError, CyverseLinkError, ServiceUnavailable
 from cyverse_link.ledger import Ledger
 from cyverse_link.models import PortalMode, UrlProvider
-from cyverse_link.wiring import build_bisque_client, build_portal
+from cyverse_link.wiring import build_api_portal, build_bisque_client, build_portal
 
 
 @dataclass(frozen=True)
@@ -90,9 +91,13 @@ def _check_bisque(settings: Settings) -> CheckLine:
 
 def _check_symbiota(settings: Settings) -> CheckLine:
     if settings.symbiota.mode is PortalMode.CSV:
-        return CheckLine(
-            "symbiota", True, f"CSV mode: import files go to {settings.symbiota.csv_dir}"
-        )
+        return _check_csv(settings)
+    if settings.symbiota.mode is PortalMode.API:
+        api_portal = build_api_portal(settings)
+        try:
+            return CheckLine("symbiota", True, api_portal.check())
+        finally:
+            api_portal.close()
     portal = build_portal(settings)
     try:
         info = portal.schema()
@@ -105,6 +110,25 @@ def _check_symbiota(settings: Settings) -> CheckLine:
         True,
         f"Symbiota {url}: schema {version}, `{info.table}` table, collid "
         f"{settings.collection.collid}",
+    )
+
+
+def _check_csv(settings: Settings) -> CheckLine:
+    """Where the files go; with read access, that the portal's API answers and knows the
+    collection (its name is what db mode writes as ``owner``)."""
+    s = settings.symbiota
+    where = f"CSV mode: import files go to {s.csv_dir}"
+    if not s.api_root:
+        return CheckLine("symbiota", True, f"{where}; matches not checked (no symbiota.portal_url)")
+    portal = wiring.build_csv_portal(settings)
+    try:
+        name = portal.owner()
+    finally:
+        portal.close()
+    return CheckLine(
+        "symbiota",
+        True,
+        f"{where}; matches checked through {s.api_root} (collection {name!r}, read-only)",
     )
 
 

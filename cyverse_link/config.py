@@ -104,6 +104,22 @@ class SymbiotaSettings:
     csv_dir: Path = Path("./out")
     create_skeletal: bool = False
     batch_size: int = 500
+    # api mode (and csv mode's read-only matching): the portal root (webservices/token.php)
+    # and the REST API root, default <portal_url>/api/v2
+    portal_url: str = ""
+    api_url: str = ""
+    user: str = ""  # a portal login: a token is asked for with symbiota.password
+    api_token: str = ""  # instead of user + password: keyring | env:NAME | literal
+    api_concurrency: int = 4  # requests in flight at once
+    timeout: float = 60.0
+    retries: int = 4
+
+    @property
+    def api_root(self) -> str:
+        """``api_url``, else ``<portal_url>/api/v2``; "" when neither is set."""
+        if self.api_url:
+            return self.api_url.rstrip("/")
+        return f"{self.portal_url.rstrip('/')}/api/v2" if self.portal_url else ""
 
 
 @dataclass(frozen=True)
@@ -310,6 +326,10 @@ def _check_semantics(s: Settings) -> None:
         raise ConfigError("bisque.url: required when urls.provider is bisque")
     if s.symbiota.mode is PortalMode.DB and not s.symbiota.db_url:
         raise ConfigError("symbiota.db_url: required when symbiota.mode is db")
+    if s.symbiota.mode is PortalMode.API:
+        _check_api(s.symbiota)
+    if s.symbiota.mode is PortalMode.CSV:
+        _check_urls(s.symbiota)  # csv mode reads matches through the API when one is given
     for name, value in (
         ("derivatives.web_width", s.derivatives.web_width),
         ("derivatives.thumbnail_width", s.derivatives.thumbnail_width),
@@ -319,3 +339,33 @@ def _check_semantics(s: Settings) -> None:
             raise ConfigError(f"{name}: must be positive")
     if not 1 <= s.derivatives.jpeg_quality <= 100:
         raise ConfigError("derivatives.jpeg_quality: must be between 1 and 100")
+
+
+def _check_urls(sym: SymbiotaSettings) -> None:
+    for key, url in (("symbiota.portal_url", sym.portal_url), ("symbiota.api_url", sym.api_url)):
+        if url and not re.match(r"^https?://[^/\s]+", url):
+            raise ConfigError(f"{key}: must be an http(s):// address, got {url[:60]!r}")
+
+
+def _check_api(sym: SymbiotaSettings) -> None:
+    _check_urls(sym)
+    if not sym.api_root:
+        raise ConfigError(
+            "symbiota.portal_url: required when symbiota.mode is api (the portal's address, "
+            "e.g. https://portal.example.org/symbiota; or set symbiota.api_url)"
+        )
+    if sym.user and not sym.portal_url:
+        raise ConfigError("symbiota.portal_url: required to log in as symbiota.user")
+    if not sym.user and not sym.api_token:
+        raise ConfigError(
+            "symbiota.user: api mode needs symbiota.user (and symbiota.password) or "
+            "symbiota.api_token"
+        )
+    if sym.create_skeletal:
+        raise ConfigError(
+            "symbiota.create_skeletal: not available in api mode (it writes media only)"
+        )
+    if not 1 <= sym.api_concurrency <= 16:
+        raise ConfigError("symbiota.api_concurrency: must be between 1 and 16")
+    if sym.timeout <= 0 or sym.retries < 0:
+        raise ConfigError("symbiota.timeout must be positive and symbiota.retries at least 0")

@@ -15,6 +15,7 @@ import logging
 import os
 import re
 from typing import Literal
+from urllib.parse import urlsplit
 
 import keyring
 import keyring.errors
@@ -22,6 +23,7 @@ import sqlalchemy as sa
 
 from cyverse_link.config import Settings
 from cyverse_link.errors import ConfigError
+from cyverse_link.models import PortalMode
 
 __all__ = [
     "KEYRING_SERVICE",
@@ -34,6 +36,7 @@ __all__ = [
     "keyring_username",
     "redactor",
     "resolve_password",
+    "secret_key",
     "store_password",
 ]
 
@@ -102,8 +105,16 @@ def env_var(service: Service) -> str:
 
 
 def keyring_username(settings: Settings, service: Service) -> str:
-    """``<service>:<user>``; the Symbiota user comes from ``symbiota.db_url``."""
-    if service == "symbiota":
+    """``<service>:<user>``; the Symbiota user comes from ``symbiota.db_url`` (db mode) or
+    ``symbiota.user`` (api mode; a token is stored as ``symbiota-token:<API host>``)."""
+    user: str | None
+    if service == "symbiota" and settings.symbiota.mode is PortalMode.API:
+        sym = settings.symbiota
+        if not sym.user:  # a token: stored under the API's host
+            host = urlsplit(sym.api_root).netloc or "api"
+            return f"symbiota-token:{host}"
+        user, key = sym.user, "symbiota.user"
+    elif service == "symbiota":
         user = _db_url_user(settings.symbiota.db_url)
         key = "symbiota.db_url"
     else:
@@ -128,7 +139,18 @@ def _spec(settings: Settings, service: Service) -> str:
         return settings.irods.password
     if service == "bisque":
         return settings.bisque.password
-    return settings.symbiota.password
+    sym = settings.symbiota
+    if sym.mode is PortalMode.API and not sym.user:
+        return sym.api_token
+    return sym.password
+
+
+def secret_key(settings: Settings, service: Service) -> str:
+    """The config key a service's secret comes from (named in messages)."""
+    sym = settings.symbiota
+    if service == "symbiota" and sym.mode is PortalMode.API and not sym.user:
+        return "symbiota.api_token"
+    return f"{service}.password"
 
 
 def resolve_password(settings: Settings, service: Service) -> str:
@@ -137,7 +159,7 @@ def resolve_password(settings: Settings, service: Service) -> str:
     override = os.environ.get(env_var(service))
     if override:
         return _registered(override)
-    key = f"{service}.password"
+    key = secret_key(settings, service)
     spec = _spec(settings, service).strip()
     how = f"run `cyverse-link credentials set {service}` or set {env_var(service)}"
     if spec.lower() == "keyring":
@@ -177,7 +199,7 @@ def store_password(settings: Settings, service: Service, password: str) -> str:
     if not password:
         raise ConfigError(f"{service}.password: refusing to store an empty password")
     username = keyring_username(settings, service)
-    key = f"{service}.password"
+    key = secret_key(settings, service)
     _require_usable_keyring(key)
     try:
         keyring.set_password(KEYRING_SERVICE, username, password)
@@ -189,7 +211,7 @@ def store_password(settings: Settings, service: Service, password: str) -> str:
 def delete_password(settings: Settings, service: Service) -> bool:
     """Remove the stored password; False when there was none."""
     username = keyring_username(settings, service)
-    key = f"{service}.password"
+    key = secret_key(settings, service)
     _require_usable_keyring(key)
     try:
         keyring.delete_password(KEYRING_SERVICE, username)

@@ -14,12 +14,23 @@ from sqlalchemy.engine import Connection
 
 from cyverse_link.models import Status
 
-__all__ = ["SCHEMA_VERSION", "files", "metadata", "migration", "runs", "schema_version"]
+__all__ = [
+    "SCHEMA_VERSION",
+    "api_media",
+    "files",
+    "metadata",
+    "migration",
+    "runs",
+    "schema_version",
+]
 
 # MySQL/MariaDB: a unique utf8mb4 key may span 3072 bytes → 768 characters; binary collation
 # so ORDER BY matches Python's code-point order (utf8mb4 bytes sort like code points).
 _REL_PATH = sa.String(1024).with_variant(
     mysql.VARCHAR(768, charset="utf8mb4", collation="utf8mb4_bin"), "mysql", "mariadb"
+)
+_SOURCE_ID = sa.String(255).with_variant(
+    mysql.VARCHAR(255, charset="utf8mb4", collation="utf8mb4_bin"), "mysql", "mariadb"
 )
 
 metadata = sa.MetaData()
@@ -68,6 +79,21 @@ runs = sa.Table(
     sa.Column("report_path", sa.Text),
 )
 sa.Index("ix_files_status", files.c.status, files.c.stage)
+# api mode: the media row each sourceIdentifier became on a portal, and what this tool last
+# wrote into it (JSON), so that an unchanged link sends nothing and a curator's later edit of a
+# field is recognised and kept (migration 4). Symbiota's sourceIdentifier holds 150 characters.
+api_media = sa.Table(
+    "api_media",
+    metadata,
+    sa.Column("portal", sa.String(255), nullable=False),  # the API root
+    sa.Column("source_identifier", _SOURCE_ID, nullable=False),
+    sa.Column("media_id", sa.Integer, nullable=False),
+    sa.Column("record_id", sa.String(45)),
+    sa.Column("occid", sa.Integer),
+    sa.Column("written", sa.Text, nullable=False),
+    sa.Column("updated_at", sa.DateTime, nullable=False),
+    sa.UniqueConstraint("portal", "source_identifier", name="uq_api_media_sid"),
+)
 
 _MIGRATIONS: dict[int, Callable[[Connection], None]] = {}
 
@@ -88,6 +114,7 @@ def _create_tables(conn: Connection) -> None:
     # and give this one a frozen copy of the version-1 definition.
     files.create(conn)
     runs.create(conn)
+    # api_media came with migration 4, which creates it when missing
 
 
 @migration(2)
@@ -102,6 +129,11 @@ def _add_catalog_rules(conn: Connection) -> None:
     columns = {c["name"] for c in sa.inspect(conn).get_columns("files")}
     if "catalog_rules" not in columns:  # NULL everywhere: every row is re-checked once
         conn.execute(sa.text("ALTER TABLE files ADD COLUMN catalog_rules VARCHAR(32)"))
+
+
+@migration(4)
+def _add_api_media(conn: Connection) -> None:
+    api_media.create(conn, checkfirst=True)
 
 
 SCHEMA_VERSION = max(_MIGRATIONS)

@@ -30,7 +30,7 @@ from cyverse_link.errors import ConfigError, CyverseLinkError
 from cyverse_link.events import Event, EventHandler, EventKind, ignore
 from cyverse_link.identifiers import IdentifierParser, load_mapping_csv, parse_identifier
 from cyverse_link.ledger import FileRecord, Ledger, RunLock
-from cyverse_link.mapping import Mapped, Mapper
+from cyverse_link.mapping import Mapped, Mapper, source_identifier
 from cyverse_link.models import (
     Counts,
     Match,
@@ -42,6 +42,7 @@ from cyverse_link.models import (
 )
 from cyverse_link.pipeline import lock_path
 from cyverse_link.portal.base import Portal
+from cyverse_link.portal.csvfile import CsvPortal
 from cyverse_link.publish.base import UrlProvider
 from cyverse_link.publish.davanon import DavAnonProvider
 from cyverse_link.report import ReportEntry, ReportWriter, RunReport
@@ -193,6 +194,9 @@ class _LinkRun:
                 self._commit()
             if self.mapper is not None:
                 self.mapper.flush()
+                if isinstance(self.portal, CsvPortal):
+                    for line in self.portal.output_lines():
+                        self.emit(Event(EventKind.INFO, message=line))
             self._match_pending()
             self._commit()
             self.emit(Event(EventKind.FINISHED, counts=copy.deepcopy(self.counts)))
@@ -311,7 +315,10 @@ class _LinkRun:
 
     def _mapped(self, m: Mapped) -> None:
         c, job = self.counts, m.job
-        if m.linked:
+        if m.linked and m.status is MatchStatus.NOT_CHECKED:  # CSV without read access
+            c.extra["not_checked"] = c.extra.get("not_checked", 0) + 1
+            status, stage = Status.DONE, Stage.MAPPED
+        elif m.linked:
             c.mapped += 1
             status, stage = Status.DONE, Stage.MAPPED
         elif m.status is MatchStatus.AMBIGUOUS:
@@ -323,6 +330,11 @@ class _LinkRun:
         else:
             c.failed += 1
             status, stage = Status.FAILED, Stage.MAPPED
+        if status is Status.SKIPPED and m.status and isinstance(self.portal, CsvPortal):
+            sid = source_identifier(job.remote)  # csv mode: the unmatched CSV lists it
+            self.portal.record_unmapped(
+                job.rel_path, job.catalog, m.status, m.occids, sid, m.error or ""
+            )
         self._add(ReportEntry(job.rel_path, stage, status, action="link", catalog=job.catalog,
                               suffix=job.suffix, irods_path=job.remote, urls=job.urls,
                               occid=m.occid or None,
@@ -343,6 +355,8 @@ class _LinkRun:
     def _count_match(self, match: Match) -> None:
         if match.status is MatchStatus.MATCHED:
             self.counts.extra["would_link"] += 1
+        elif match.status is MatchStatus.NOT_CHECKED:  # CSV without read access
+            self.counts.extra["not_checked"] = self.counts.extra.get("not_checked", 0) + 1
         elif match.status is MatchStatus.AMBIGUOUS:
             self.counts.ambiguous += 1
         elif self.settings.symbiota.create_skeletal:

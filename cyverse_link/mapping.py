@@ -29,6 +29,8 @@ class Mapped:
     occid: int | None = None
     error: str | None = None
     linked: bool = False
+    occids: tuple[int, ...] = ()  # an ambiguous match: every occurrence it found
+    superseded: str | None = None  # CSV: the row of the earlier content stays; what to do
 
 
 def sort_occurrence(suffix: str | None) -> int:
@@ -91,7 +93,7 @@ class Mapper:
         by_source: dict[str, tuple[Job, Match]] = {}
         for job in jobs:
             match = matches.get(job.catalog) or Match(job.catalog, MatchStatus.UNMATCHED)
-            writable = match.status is MatchStatus.MATCHED or (
+            writable = match.status in (MatchStatus.MATCHED, MatchStatus.NOT_CHECKED) or (
                 match.status is MatchStatus.UNMATCHED and self.settings.create_skeletal
             )
             if not writable:
@@ -124,8 +126,13 @@ class Mapper:
             [(rel, Stage.MAPPED, Status.DONE, {"occid": o, "error": None}) for rel, o in fields]
         )
         for job, match, occid in linked:
-            self.on_event(Event(EventKind.STAGE_DONE, job.rel_path, Stage.MAPPED))
-            self.on_result(Mapped(job, match.status, occid=occid, linked=True))
+            where = None  # a database row: "linked"; a CSV row links only once imported
+            if result.path is not None:
+                unknown = match.status is MatchStatus.NOT_CHECKED
+                where = "in the import CSV" + (" (not checked)" if unknown else f", occid {occid}")
+            self.on_event(Event(EventKind.STAGE_DONE, job.rel_path, Stage.MAPPED, message=where))
+            note = result.superseded.get(source_identifier(job.remote))
+            self.on_result(Mapped(job, match.status, occid=occid, linked=True, superseded=note))
 
     def _link(self, job: Job) -> MediaLink:
         assert job.urls is not None  # registered before mapping
@@ -139,6 +146,7 @@ class Mapper:
             sort_occurrence=sort_occurrence(job.suffix),
             file_name=job.rel_path.rsplit("/", 1)[-1],
             previous_source_identifier=source_identifier(previous) if previous else None,
+            previous_urls=job.previous_urls if previous else None,
         )
 
     def _unmapped(self, job: Job, match: Match) -> None:
@@ -149,7 +157,7 @@ class Mapper:
             why = f"unmatched: no occurrence with catalog number {job.catalog} in this collection"
         self.record(job.rel_path, Stage.MAPPED, Status.SKIPPED, error=why)
         self.on_event(Event(EventKind.UNMAPPED, job.rel_path, Stage.MAPPED, message=why))
-        self.on_result(Mapped(job, match.status, error=why))
+        self.on_result(Mapped(job, match.status, error=why, occids=match.occids))
 
     def _failed(self, job: Job, why: str) -> None:
         why = re.sub(r"\s+", " ", why)

@@ -53,6 +53,9 @@ class MatchStatus(enum.StrEnum):
     MATCHED = "matched"
     UNMATCHED = "unmatched"
     AMBIGUOUS = "ambiguous"
+    # CSV mode without read access to the portal: the row goes to the import file, and the
+    # portal's import decides (exact catalogNumber, every match); nothing was looked up.
+    NOT_CHECKED = "not_checked"
 
 
 class UrlProvider(enum.StrEnum):
@@ -63,6 +66,7 @@ class UrlProvider(enum.StrEnum):
 class PortalMode(enum.StrEnum):
     DB = "db"
     CSV = "csv"
+    API = "api"  # Symbiota's REST API v2 (no database account needed)
 
 
 @dataclass(frozen=True)
@@ -125,6 +129,7 @@ class MediaLink:
     # Changed content goes to a new iRODS path (new URLs, since aggregators cache by URL);
     # the row written for the old path is then updated in place instead of duplicated.
     previous_source_identifier: str | None = None
+    previous_urls: MediaUrls | None = None  # the URLs written for that old path, when known
 
 
 @dataclass(frozen=True)

@@ -28,11 +28,12 @@ from cyverse_link.errors import ServiceUnavailable
 from cyverse_link.events import Event, EventHandler, EventKind, ignore
 from cyverse_link.identifiers import IdentifierParser, load_mapping_csv
 from cyverse_link.ledger import FileRecord, Ledger, RunLock, lock_path_for
-from cyverse_link.mapping import Mapped, Mapper
+from cyverse_link.mapping import Mapped, Mapper, source_identifier
 from cyverse_link.models import Counts, MatchStatus, Stage, Status
 from cyverse_link.naming import original_path, versioned_path
 from cyverse_link.plan import Decision, PlanEvent, PlanItem, iter_plan, run_plan
 from cyverse_link.portal.base import Portal
+from cyverse_link.portal.csvfile import CsvPortal
 from cyverse_link.publish.base import UrlProvider
 from cyverse_link.report import ReportEntry, ReportWriter, RunReport
 from cyverse_link.transfer import (
@@ -157,6 +158,7 @@ class SyncRun:
             self.emit(Event(EventKind.INFO, message="stopping: finished the files in progress; "
                             "run sync again to continue"))  # fmt: skip
         self.mapper.flush()
+        self.announce_outputs()
         self.emit(Event(EventKind.FINISHED, counts=copy.deepcopy(self.counts)))
         return self.counts
 
@@ -207,7 +209,8 @@ class SyncRun:
             self.report.add(
                 ReportEntry(
                     lf.rel_path, Stage.MAPPED, Status.DONE, "unchanged", rec.catalog,
-                    rec.suffix, rec.irods_path, rec.urls, rec.occid, "matched",
+                    rec.suffix, rec.irods_path, rec.urls, rec.occid,
+                    "matched" if rec.occid is not None else MatchStatus.NOT_CHECKED.value,
                 )
             )  # fmt: skip
             return None
@@ -232,12 +235,19 @@ class SyncRun:
                 urls=rec.urls if done >= Stage.REGISTERED else None,
             )
         previous: str | None = None
+        previous_urls = None
         if rec is not None and rec.irods_path and last_done(rec) >= Stage.UPLOADED:
             previous = rec.irods_path  # earlier content, verified there: keep it, never overwrite
+            previous_urls = rec.urls
         elif rec is not None:
             previous = rec.previous_irods_path
         if previous:
-            job = replace(job, remote=versioned_path(base, lf.md5), previous_remote=previous)
+            job = replace(
+                job,
+                remote=versioned_path(base, lf.md5),
+                previous_remote=previous,
+                previous_urls=previous_urls,
+            )
         # Committed by the worker with the file's target path (one transaction, not two): a run
         # killed before that finds no trace of this attempt, and redoes it from the start.
         identified = dict(
@@ -295,7 +305,13 @@ class SyncRun:
 
     def _mapped(self, m: Mapped) -> None:
         c, job = self.counts, m.job
-        if m.linked:
+        detail = None
+        if m.linked and m.status is MatchStatus.NOT_CHECKED:
+            # CSV without read access: a row in the import file, but whether (and to how many
+            # records) the portal links it was not checked, so it is not counted as mapped
+            c.extra["not_checked"] = c.extra.get("not_checked", 0) + 1
+            stage, status = Stage.MAPPED, Status.DONE
+        elif m.linked:
             c.mapped += 1
             stage, status = Stage.MAPPED, Status.DONE
         elif m.status is None:
@@ -307,12 +323,30 @@ class SyncRun:
             else:
                 c.unmatched += 1
             stage, status = Stage.MAPPED, Status.SKIPPED
+            portal = self.mapper.portal
+            if isinstance(portal, CsvPortal):
+                sid = source_identifier(job.remote)
+                portal.record_unmapped(
+                    job.rel_path, job.catalog, m.status, m.occids, sid, m.error or ""
+                )
+        if m.superseded:
+            c.extra["superseded"] = c.extra.get("superseded", 0) + 1
+            detail = m.superseded
+            self.emit(Event(EventKind.INFO, job.rel_path, Stage.MAPPED, message=m.superseded))
         self.report.add(
             ReportEntry(
                 job.rel_path, stage, status, job.action, job.catalog, job.suffix, job.remote,
-                job.urls, m.occid, m.status.value if m.status else None, error=m.error,
+                job.urls, m.occid, m.status.value if m.status else None, detail=detail,
+                error=m.error,
             )
         )  # fmt: skip
+
+    def announce_outputs(self) -> None:
+        """CSV mode: name the files the manager imports or acts on."""
+        portal = self.mapper.portal
+        if isinstance(portal, CsvPortal):
+            for line in portal.output_lines():
+                self.emit(Event(EventKind.INFO, message=line))
 
 
 def lock_path(settings: Settings) -> Path:

@@ -316,6 +316,8 @@ def _flush(pending: list[PlanItem], matcher: Matcher, counts: Counts, writer: Re
             counts.unmatched += 1
         elif match.status is MatchStatus.AMBIGUOUS:
             counts.ambiguous += 1
+        elif match.status is MatchStatus.NOT_CHECKED:  # CSV without read access
+            counts.extra["not_checked"] = counts.extra.get("not_checked", 0) + 1
         else:
             counts.extra["matched"] += 1
         writer.add(_entry(item, match))

@@ -52,6 +52,7 @@ class Job:
     remote: str  # full iRODS path of the original
     resume_at: Stage = Stage.IDENTIFIED  # the last stage already done
     previous_remote: str | None = None  # where earlier content of this file lives
+    previous_urls: MediaUrls | None = None  # its URLs, when the ledger still has them
     mime: str | None = None
     derivatives: Mapping[Rendition, str] = field(default_factory=dict)  # rendition → iRODS path
     urls: MediaUrls | None = None

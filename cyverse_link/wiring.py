@@ -12,8 +12,11 @@ from cyverse_link.config import Settings
 from cyverse_link.credentials import resolve_password
 from cyverse_link.datastore.irods import IrodsStore
 from cyverse_link.models import PortalMode, UrlProvider
+from cyverse_link.portal.api import SymbiotaApiPortal
+from cyverse_link.portal.api_client import SymbiotaApi
+from cyverse_link.portal.api_matching import ApiMatcher
 from cyverse_link.portal.base import Portal
-from cyverse_link.portal.csvfile import CsvPortal
+from cyverse_link.portal.csvfile import ApiReader, CsvPortal
 from cyverse_link.portal.symbiota import SymbiotaDb
 from cyverse_link.publish.base import UrlProvider as UrlProviderProtocol
 from cyverse_link.publish.bisque import BisqueClient, BisqueProvider
@@ -48,7 +51,9 @@ def symbiota_needs_password(settings: Settings) -> bool:
 def build_portal(settings: Settings) -> Portal:
     s = settings.symbiota
     if s.mode is PortalMode.CSV:
-        return CsvPortal(s.csv_dir, settings.collection.collid, settings.collection.code)
+        return build_csv_portal(settings)
+    if s.mode is PortalMode.API:
+        return build_api_portal(settings)
     password = resolve_password(settings, "symbiota") if symbiota_needs_password(settings) else None
     return SymbiotaDb(
         s.db_url,
@@ -58,6 +63,50 @@ def build_portal(settings: Settings) -> Portal:
         strip_leading_zeros=settings.identifiers.strip_leading_zeros,
         create_skeletal=s.create_skeletal,
         batch_size=s.batch_size,
+    )
+
+
+def build_csv_portal(settings: Settings) -> CsvPortal:
+    """csv mode; with ``symbiota.portal_url``/``api_url`` matches are looked up through the
+    portal's read-only API (no token, no password) and rows carry their occid."""
+    s, coll = settings.symbiota, settings.collection
+    reader = None
+    if s.api_root:
+        matcher = ApiMatcher.from_url(
+            s.api_root,
+            coll.collid,
+            match_on=settings.identifiers.match_on,
+            strip_leading_zeros=settings.identifiers.strip_leading_zeros,
+            concurrency=s.api_concurrency,
+            timeout=s.timeout,
+            retries=s.retries,
+        )
+        reader = ApiReader(matcher)
+    return CsvPortal(s.csv_dir, coll.collid, coll.code, reader)
+
+
+def build_api_portal(settings: Settings) -> SymbiotaApiPortal:
+    """api mode: a token (``symbiota.api_token``) or a login (``symbiota.user`` + password,
+    exchanged for a token on first write); the secret is resolved here, never logged."""
+    s = settings.symbiota
+    secret = resolve_password(settings, "symbiota")
+    key = "symbiota.password" if s.user else "symbiota.api_token"
+    api = SymbiotaApi(
+        s.api_root,
+        portal_url=s.portal_url or None,
+        token=None if s.user else secret,
+        timeout=s.timeout,
+        retries=s.retries,
+        token_key=key,
+    )
+    return SymbiotaApiPortal(
+        api,
+        settings.collection.collid,
+        settings.state.db_url,
+        match_on=settings.identifiers.match_on,
+        strip_leading_zeros=settings.identifiers.strip_leading_zeros,
+        concurrency=s.api_concurrency,
+        login=(s.user, secret) if s.user else None,
     )
 
 

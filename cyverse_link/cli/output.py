@@ -205,7 +205,7 @@ class ProgressView:
             if key:
                 self._bump(key)
                 if key == "mapped" and self._progress is None:
-                    log.info("%s: linked", rel)  # the plain log of an unattended run
+                    log.info("%s: %s", rel, event.message or "linked")  # unattended run's log
                 else:
                     log.debug("%s: %s", rel, key)
         elif kind is EventKind.FAILED:

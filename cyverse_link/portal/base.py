@@ -26,6 +26,9 @@ class WriteResult:
     unchanged: int = 0
     skeletal_created: int = 0
     errors: dict[str, str] = field(default_factory=dict)  # sourceIdentifier → message
+    # CSV mode: written, but a row for the earlier content stays in the portal (the import
+    # only inserts); sourceIdentifier → what the manager should do
+    superseded: dict[str, str] = field(default_factory=dict)
     path: Path | None = None  # CSV mode: the file written (None for a database)
 
 

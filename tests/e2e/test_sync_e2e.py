@@ -241,8 +241,13 @@ def test_bisque_urls_end_to_end(tmp_path: Path, irods: SandboxIrods, env: None) 
 @pytest.mark.parametrize("irods", ["4.3.1", "4.2.8"], indirect=True)
 def test_csv_mode_end_to_end(tmp_path: Path, irods: SandboxIrods, env: None) -> None:
     config = write_config(tmp_path, irods, mode="csv")
-    result = sync_cli(config)
+    result = sync_cli(config, "--json")
     assert result.exit_code == 1, result.output
+    counts = json.loads(result.stdout)["counts"]
+    # no read access to the portal: nothing was checked, so nothing is claimed as mapped
+    assert counts["mapped"] == 0 and counts["extra"]["not_checked"] == len(UPLOADED)
+    assert "DEMO000101.jpg: in the import CSV (not checked)" in result.output
+    assert ": linked" not in result.output
     (path,) = (tmp_path / "out").glob("*.csv")
     with path.open(encoding="utf-8") as fh:
         rows = list(csv.DictReader(fh))

@@ -55,6 +55,8 @@ def test_init_refuses_to_overwrite(tmp_path: Path) -> None:
         ({"collection": {}}, "collection.collid"),
         ({"source": {}}, "collection"),
         (with_("symbiota", mode="db"), "symbiota.db_url"),
+        (with_("symbiota", portal_url="portal.example.org"), "symbiota.portal_url"),
+        (with_("symbiota", api_url="ftp://portal.example.org/api"), "symbiota.api_url"),
         ({**BASE, "bogus": {}}, "bogus"),
     ],
 )

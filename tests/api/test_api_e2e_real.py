@@ -19,7 +19,13 @@ from click.testing import CliRunner
 from symbiota_real import RealPortal
 
 from cyverse_link.cli import cli
-from cyverse_link.demo_data import CATALOG_PATTERN, SAMPLES, SPECIMENS, write_samples
+from cyverse_link.demo_data import (
+    CATALOG_PATTERN,
+    SAMPLES,
+    SPECIMENS,
+    specimen_image,
+    write_samples,
+)
 from cyverse_link.portal.api_client import SymbiotaApi
 from cyverse_link.sandbox.irods import SandboxIrods
 
@@ -50,6 +56,7 @@ def sync(
     mode: str,
     monkeypatch: pytest.MonkeyPatch,
     between: Callable[[], None] = lambda: None,
+    after: Callable[[Path], Any] = lambda config: None,
 ) -> Any:
     with SandboxIrods("4.3.1", "iplant", {USER: PASSWORD}) as irods:
         irods.make_shared_folder("herbarium", USER)
@@ -83,7 +90,18 @@ def sync(
         run = CliRunner().invoke(cli, ["-c", str(config), "--no-progress", "sync", "--json"])
         between()
         again = CliRunner().invoke(cli, ["-c", str(config), "--no-progress", "sync", "--json"])
-        return run, again
+        return run, again, after(config)
+
+
+def rescan(config: Path) -> Any:
+    """A re-scanned image: new content under the same name (the same bytes in both modes)."""
+    path = config.parent / "in" / "DEMO000102.jpg"
+    specimen_image("DEMO000102 rescan", (10, 200, 30), (500, 700)).save(path, "JPEG")
+    return CliRunner().invoke(cli, ["-c", str(config), "--no-progress", "sync", "--json"])
+
+
+def report_mentions(folder: Path, text: str) -> bool:
+    return any(text in p.read_text("utf-8") for p in (folder / "reports").glob("*.json"))
 
 
 def rows_of(portal: RealPortal) -> list[Any]:
@@ -105,8 +123,9 @@ def test_api_mode_links_what_db_mode_links(
     occids = seed(by_db)
     assert seed(by_api) == occids  # fresh databases: the same occids
 
-    run, _ = sync(tmp_path / "db", by_db, "db", monkeypatch)
+    run, _, changed = sync(tmp_path / "db", by_db, "db", monkeypatch, after=rescan)
     assert run.exit_code == 1, run.output  # the bad samples
+    assert json.loads(changed.stdout)["counts"]["mapped"] == 1
 
     sent: list[tuple[str, str]] = []
     original = SymbiotaApi.request
@@ -117,18 +136,33 @@ def test_api_mode_links_what_db_mode_links(
 
     monkeypatch.setattr(SymbiotaApi, "request", counting)
     marks: list[int] = []
-    run, again = sync(
-        tmp_path / "api", by_api, "api", monkeypatch, between=lambda: marks.append(len(sent))
+
+    def change_one_image(config: Path) -> Any:
+        marks.append(len(sent))
+        return rescan(config)
+
+    run, again, changed = sync(
+        tmp_path / "api",
+        by_api,
+        "api",
+        monkeypatch,
+        between=lambda: marks.append(len(sent)),
+        after=change_one_image,
     )
     assert run.exit_code == 1, run.output
     counts = json.loads(run.stdout)["counts"]
     assert counts["mapped"] == len(LINKED) and counts["unmatched"] == 1
+    # the unmatched line says what the API cannot see
+    assert report_mentions(tmp_path / "api", "invisible to the Symbiota API")
     first_run = [m for m, _ in sent[: marks[0]]]
     assert first_run.count("POST") == len(LINKED)
     assert again.exit_code == 1, again.output
     assert json.loads(again.stdout)["counts"]["mapped"] == 0
-    writes_after = [m for m, _ in sent[marks[0] :] if m != "GET"]
+    writes_after = [m for m, _ in sent[marks[0] : marks[1]] if m != "GET"]
     assert writes_after == []  # the second run sends no write request
+    assert changed.exit_code == 1, changed.output
+    assert json.loads(changed.stdout)["counts"]["mapped"] == 1
+    assert [m for m, _ in sent[marks[1] :] if m != "GET"] == ["PATCH"]  # one PATCH, in place
     assert "DELETE" not in first_run
 
     db_rows = sorted(rows_of(by_db), key=lambda r: r["sourceIdentifier"])

@@ -155,6 +155,9 @@ class Mapper:
             why = f"ambiguous: catalog number {job.catalog} matches occurrences {ids}"
         else:
             why = f"unmatched: no occurrence with catalog number {job.catalog} in this collection"
+            note = getattr(self.portal, "unmatched_note", None)  # api mode: what it cannot see
+            if note:
+                why = f"{why} ({note})"
         self.record(job.rel_path, Stage.MAPPED, Status.SKIPPED, error=why)
         self.on_event(Event(EventKind.UNMAPPED, job.rel_path, Stage.MAPPED, message=why))
         self.on_result(Mapped(job, match.status, error=why, occids=match.occids))

@@ -70,6 +70,12 @@ class _Outcome:
 class SymbiotaApiPortal:
     """Match and write media rows of one collection through the REST API."""
 
+    # added to every "unmatched" line of the run report (mapping.py)
+    unmatched_note = (
+        "records with locality protection are invisible to the Symbiota API, and numbers held "
+        "only in the otherCatalogNumbers field cannot be searched there"
+    )
+
     def __init__(
         self,
         api: SymbiotaApi,
@@ -151,11 +157,13 @@ class SymbiotaApiPortal:
     ) -> WriteResult:
         result = WriteResult()
         jobs: list[_Job] = []
+        seen: set[str] = set()
         for link, match in links:
             sid = link.source_identifier
-            if sid in result.errors or any(j.sid == sid for j in jobs):
+            if sid in seen:
                 log.warning("%s given twice in one write; the first link is used", sid)
                 continue
+            seen.add(sid)
             problem = _unwritable(link, match, self.collid)
             if problem:
                 result.errors[sid] = problem

@@ -33,6 +33,7 @@ from typing import Any
 
 import requests
 
+from cyverse_link.credentials import redactor
 from cyverse_link.errors import AuthenticationFailed, PortalError, ServiceUnavailable
 
 log = logging.getLogger(__name__)
@@ -186,6 +187,7 @@ class SymbiotaApi:
                 f"Symbiota portal refused the login of symbiota.user {user!r} at {url}; check "
                 "symbiota.user and symbiota.password (cyverse-link credentials set symbiota)"
             )
+        redactor.register(token)  # masked by the CLI's log handlers, like every password
         self._token = token
 
     def status(self) -> dict[str, Any]:

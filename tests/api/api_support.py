@@ -27,6 +27,14 @@ class RealDb:
             )
             return int(res.lastrowid)
 
+    def taxon(self, sciname: str) -> int:
+        with self.engine.begin() as conn:
+            res = conn.execute(
+                sa.text("INSERT INTO taxa (sciname, unitname1, rankid) VALUES (:s, :u, 220)"),
+                {"s": sciname, "u": sciname.split()[0]},
+            )
+            return int(res.lastrowid)
+
     def fill(self, collid: int, catalogs: list[str]) -> None:
         with self.engine.begin() as conn:
             conn.execute(

@@ -112,3 +112,18 @@ def test_query_strategy_asks_each_variant_only_when_needed(
         assert api.requests_sent == {"GET": 2}  # the collection's count, then one exact query
     finally:
         matcher.close()
+
+
+def test_other_numbers_rule_searches_the_additional_identifiers(
+    seeded: tuple[RealPortal, dict[str, int]],
+) -> None:
+    """``match_on: [catalogNumber, otherCatalogNumbers]`` (the default) = Symbiota's rule, of
+    which the API can search the omoccuridentifiers half."""
+    portal, occ = seeded
+    matcher = ApiMatcher.from_url(portal.api_url, COLLID, strategy="query")
+    try:
+        got = matcher.match(["ALT-77", "FIELD-5"])
+    finally:
+        matcher.close()
+    assert got["ALT-77"].occids == (occ["ident"],)
+    assert got["FIELD-5"].status is MatchStatus.UNMATCHED  # the free-text field: not searchable

@@ -87,9 +87,10 @@ def test_corrupt_checksum_next_store_only(
     assert server.object(target).checksum not in (None, good)
     sess.data_objects.put(src(tmp_path, data), target, num_threads=1, **PUT, regChksum="")
     assert server.object(target).checksum == good
-    server.faults.corrupt_checksum(target)
+    fresh = f"{HOME}/c2.bin"  # a new object: both personas compare (test_irods_checksums.py)
+    server.faults.corrupt_checksum(fresh)
     with pytest.raises(USER_CHKSUM_MISMATCH):
-        sess.data_objects.put(src(tmp_path, data), target, num_threads=1, **PUT, verifyChksum=good)
+        sess.data_objects.put(src(tmp_path, data), fresh, num_threads=1, **PUT, verifyChksum=good)
     sess.cleanup()
 
 

@@ -13,6 +13,7 @@ from irods.message import (
     OpenedDataObjRequest,
 )
 
+from cyverse_link.sandbox.irods import finalize
 from cyverse_link.sandbox.irods.catalog import (
     CREATE,
     READ,
@@ -40,6 +41,9 @@ class Descriptor:
     writable: bool
     pos: int = 0
     options: dict[str, str] = field(default_factory=dict)
+    chksum_flag: int = 0  # finalize.REG_CHKSUM / VERIFY_CHKSUM, fixed at open
+    chksum: str = ""  # that keyword's value
+    old_checksum: str = ""  # the catalog checksum before this write (4.2.8 close uses it)
 
 
 def _reply(int_info: int = 0, body: object = None, bs: bytes = b"") -> Reply:
@@ -101,11 +105,13 @@ def open_obj(agent: Agent, packet: Packet) -> Reply:
             cat.require(user, parent, CREATE, "create objects in")
             obj = cat.create_obj(path, user, parent)
             replica = obj.replicas[0]
+            old_checksum = ""
         else:
             if flags & O_CREAT and flags & O_EXCL:
                 raise IrodsError(-312000, f"{path} exists")  # OVERWRITE_WITHOUT_FORCE_FLAG
             cat.require(user, obj, WRITE if writable else READ, "write" if writable else "read")
             replica = _pick_replica(obj, opts, writable)
+            old_checksum = replica.checksum or ""
             if writable:
                 if flags & O_TRUNC:
                     cat.store.truncate(replica.blob, 0)
@@ -115,7 +121,9 @@ def open_obj(agent: Agent, packet: Packet) -> Reply:
                         other.status = "0"  # the write makes the other replicas stale
                 cat.dirty = True
         index = _free_index(agent)
-        desc = Descriptor(index, obj, replica, writable, options=opts)
+        flag, value = finalize.open_flag(opts)
+        desc = Descriptor(index, obj, replica, writable, options=opts, chksum_flag=flag,
+                          chksum=value, old_checksum=old_checksum)  # fmt: skip
         if flags & O_APPEND:
             desc.pos = cat.store.size(replica.blob)
         agent.descriptors[index] = desc
@@ -199,23 +207,14 @@ def close(agent: Agent, packet: Packet) -> Reply:
     if not desc.writable:
         return _reply()
     cat = agent.server.catalog
-    opts = {**desc.options, **keywords(req)}
     with cat.lock:
+        finalize.damage_in_transit(agent, desc)
         rep = desc.replica
         rep.size = cat.store.size(rep.blob)
         rep.mtime = desc.obj.mtime = now()
         cat.dirty = True
-        if "regChksum" not in opts and "verifyChksum" not in opts:
-            rep.status = "1"  # CyVerse computes the checksum later, by a delayed rule
-            return _reply()
-        computed = _stored_checksum(agent, desc.obj.path, rep)
-        expected = opts.get("verifyChksum", "")
-        if expected and expected != computed:
-            rep.status = "0"  # the bad replica stays, with no registered checksum
-            raise IrodsError(
-                -314000, f"checksum mismatch: computed {computed}, expected {expected}"
-            )
-        rep.checksum, rep.status = computed, "1"
+        # The checksum flag was fixed at open; the close's keywords do not change it.
+        finalize.finalize_checksum(agent, desc, lambda: _stored_checksum(agent, desc.obj.path, rep))
     return _reply()
 
 

@@ -13,7 +13,7 @@ from irods.message import (
     OpenedDataObjRequest,
 )
 
-from cyverse_link.sandbox.irods import finalize
+from cyverse_link.sandbox.irods import finalize, parallel
 from cyverse_link.sandbox.irods.catalog import (
     CREATE,
     READ,
@@ -44,6 +44,8 @@ class Descriptor:
     chksum_flag: int = 0  # finalize.REG_CHKSUM / VERIFY_CHKSUM, fixed at open
     chksum: str = ""  # that keyword's value
     old_checksum: str = ""  # the catalog checksum before this write (4.2.8 close uses it)
+    token: str = ""  # replica token (parallel.py)
+    joined: bool = False  # opened with another descriptor's token: closes with API 20004
 
 
 def _reply(int_info: int = 0, body: object = None, bs: bytes = b"") -> Reply:
@@ -97,6 +99,7 @@ def open_obj(agent: Agent, packet: Packet) -> Reply:
             raise IrodsError(-833000, f"{path} is a collection")  # CAT_NAME_EXISTS_AS_COLLECTION
         parent = cat.colls.get(split(path)[0])
         obj = cat.objs.get(path)
+        joined = parallel.check_token(agent, path, opts)
         if obj is None:
             if not flags & O_CREAT:
                 raise IrodsError(-358000, f"{path} does not exist")  # OBJ_PATH_DOES_NOT_EXIST
@@ -124,6 +127,7 @@ def open_obj(agent: Agent, packet: Packet) -> Reply:
         flag, value = finalize.open_flag(opts)
         desc = Descriptor(index, obj, replica, writable, options=opts, chksum_flag=flag,
                           chksum=value, old_checksum=old_checksum)  # fmt: skip
+        parallel.attach_token(agent, desc, joined)
         if flags & O_APPEND:
             desc.pos = cat.store.size(replica.blob)
         agent.descriptors[index] = desc
@@ -204,6 +208,7 @@ def close(agent: Agent, packet: Packet) -> Reply:
     req = unpack(OpenedDataObjRequest, packet.body)
     desc = _descriptor(agent, req)
     del agent.descriptors[desc.index]
+    parallel.release_token(agent, desc)
     if not desc.writable:
         return _reply()
     cat = agent.server.catalog
@@ -228,6 +233,7 @@ def _stored_checksum(agent: Agent, path: str, rep: Replica) -> str:
 
 def abandon(agent: Agent, desc: Descriptor) -> None:
     """The connection died with the object open: bytes so far stay, no checksum, not good."""
+    parallel.release_token(agent, desc)
     if not desc.writable:
         return
     cat = agent.server.catalog

@@ -60,9 +60,7 @@ def test_large_put_goes_parallel_on_43_and_is_verified(srv: SandboxIrods, big: P
 
 
 @pytest.mark.slow
-def test_parallel_put_damaged_in_transit_is_resent_then_fails(
-    srv: SandboxIrods, big: Path
-) -> None:
+def test_parallel_put_damaged_in_transit_is_resent_then_fails(srv: SandboxIrods, big: Path) -> None:
     remote = f"{ROOT}/d.tif"
     with store_for(srv, threads=4) as store:
         store.ensure_collection(ROOT)

@@ -8,7 +8,10 @@ Connections (CyVerse's proxy rejects the 11th concurrent one per address):
 * uploads are single stream unless the store was made with ``parallel_streams`` > 1: then a
   file above PRC's 32 MiB threshold on iRODS >= 4.3 uses PRC's parallel put with extra
   connections borrowed from ``irods_budget.ConnectionBudget`` (only what no session holds),
-  closed right after;
+  closed right after. Off by default: it did not make a 200 MiB put faster (README,
+  Performance), and a connection lost in one of PRC 3.3.0's extra streams can leave the put
+  waiting forever (``irods/parallel.py`` ``_copy_part`` skips ``remove_io`` when a write raises,
+  so the first stream waits at a ``Barrier`` without timeout; seen against the sandbox);
 * a run therefore uses ``irods.threads`` connections at most (≤ 10, config refuses more), plus
   one briefly for ``check_irods``. ``open_connections()`` reports the live count.
 

@@ -12,6 +12,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from irods import keywords as kw
 from irods.column import Criterion
 from irods.models import Collection, DataObject, DataObjectMeta
 from irods.session import iRODSSession
@@ -20,6 +21,14 @@ from cyverse_link.errors import ChecksumMismatch
 from cyverse_link.models import RemoteObject
 
 PAGE_SIZE = 500  # rows per GenQuery page (PRC's and the server's default)
+# PRC 3.3.0 irods/manager/data_object_manager.py MAXIMUM_SINGLE_THREADED_TRANSFER_SIZE ~143:
+# larger files may go parallel (server >= 4.2.9, num_threads != 1)
+PARALLEL_THRESHOLD = 32 * 1024**2
+
+
+class ParallelFailed(Exception):
+    """PRC's parallel put failed for a reason other than an iRODS error (it raises a bare
+    ``RuntimeError('parallel put failed')``, irods/manager/data_object_manager.py ~332)."""
 
 
 @dataclass(frozen=True)
@@ -30,6 +39,32 @@ class _Replica:
     checksum: str | None
     modified: datetime | None
     good: bool
+
+
+def checksum_options(server: tuple[int, ...], md5: str) -> tuple[dict[str, str], bool]:
+    """The open keywords that make a server check an upload's bytes, and whether the client
+    must read the registered checksum back after the close to know.
+
+    A server keeps one checksum flag per open descriptor and ``regChksum`` wins over
+    ``verifyChksum`` (irods/irods 4.3.1 server/core/src/objDesc.cpp ~826-833; 4.2.8 same file,
+    ``fillL1desc`` ~202-210), so sending both never compares anything.
+
+    * >= 4.3.0: ``verifyChksum`` alone. The close hashes the stored bytes and refuses with
+      USER_CHKSUM_MISMATCH on a difference, for a new object and an overwrite alike (4.3.1
+      server/api/src/rsDataObjClose.cpp ``perform_checksum_operation_for_finalize`` ~188-190
+      → server/core/src/finalize_utilities.cpp ``verify_checksum`` ~106-134; the PUT_OPR
+      branch ~486-493 compares too; unchanged through 5.0.2). On success it registers that
+      hash. No read-back.
+    * 4.2.x: ``verifyChksum`` is not enough: when the object already has a checksum the close
+      turns the flag into REG_CHKSUM (4.2.8 server/api/src/rsDataObjClose.cpp ~447-453), and
+      with a value equal to the old checksum it keeps the old one without registering the new
+      hash (``procChksumForClose`` ~979-997), so damaged bytes could even read back as right.
+      ``regChksum`` with an empty value always hashes the stored bytes and registers that hash
+      (~979-1016); one GenQuery then reads it back and the client compares.
+    """
+    if server >= (4, 3, 0):
+        return {kw.VERIFY_CHKSUM_KW: md5}, False
+    return {kw.REG_CHKSUM_KW: ""}, True
 
 
 def _send(session: iRODSSession, local: Path, remote: str, options: Mapping[str, str]) -> None:
@@ -43,6 +78,34 @@ def _send(session: iRODSSession, local: Path, remote: str, options: Mapping[str,
     with local.open("rb") as src, session.data_objects.open(remote, "w", **options) as dst:
         while block := src.read(chunk):
             dst.write(block)
+
+
+def _send_parallel(
+    session: iRODSSession, local: Path, remote: str, options: Mapping[str, str], streams: int
+) -> None:
+    """PRC's own ``put`` with ``streams`` streams: 2 GenQueries ("is it a collection?"), the
+    open on this session's connection with our keywords, ``streams - 1`` more connections that
+    join the replica by its token (APIs 20000/20004) and write their byte ranges, then the
+    first connection's close, where the server checks ``verifyChksum`` as for a single stream
+    (parallel transfer only on >= 4.3 here, see ``checksum_options``). The extra connections
+    go back to the pool idle: close them at once so the budget holds."""
+    try:
+        session.data_objects.put(
+            str(local), remote, num_threads=streams, **{kw.FORCE_FLAG_KW: True}, **options
+        )
+    except RuntimeError as exc:
+        raise ParallelFailed(str(exc.__cause__ or exc)) from exc
+    finally:
+        _close_extra_connections(session)
+
+
+def _close_extra_connections(session: iRODSSession) -> None:
+    pool = session.pool
+    keep = pool._conn  # this thread's connection, which later calls reuse (irods.py)
+    for conn in list(pool.idle):
+        if conn is not keep:
+            pool.release_connection(conn, destroy=True)
+            conn.disconnect()
 
 
 # -- queries ----------------------------------------------------------------------------------

@@ -21,7 +21,7 @@ from irods.message import (
     VersionResponse,
 )
 
-from cyverse_link.sandbox.irods import auth, genquery, handlers, metadata, namespace
+from cyverse_link.sandbox.irods import auth, genquery, handlers, metadata, namespace, parallel
 from cyverse_link.sandbox.irods.protocol import (
     ConnectionClosed,
     IrodsError,
@@ -176,6 +176,8 @@ class Agent:
             707: lambda p: metadata.mod_access(self, p),
             706: lambda p: metadata.mod_avu(self, p),
             20002: lambda p: metadata.atomic(self, p),
+            20000: lambda p: parallel.fd_info(self, p),  # parallel transfer (parallel.py)
+            20004: lambda p: parallel.replica_close(self, p),
         }
 
     def _reset(self) -> None:

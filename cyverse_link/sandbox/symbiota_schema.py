@@ -45,7 +45,11 @@ def build_metadata(flavour: Flavour) -> sa.MetaData:
         "taxa",
         md,
         sa.Column("tid", UInt, primary_key=True, autoincrement=True),
-        sa.Column("sciName", sa.String(250), nullable=False, server_default=""),
+        sa.Column("kingdomName", sa.String(45), nullable=False, server_default=""),
+        sa.Column("rankID", sa.SmallInteger, server_default="0"),
+        sa.Column("sciName", sa.String(250), nullable=False),
+        sa.Column("unitName1", sa.String(50), nullable=False),
+        sa.Column("unitName2", sa.String(50)),
     )
     sa.Table(
         "schemaversion",
@@ -213,8 +217,23 @@ def add_collection(
 
 
 def add_taxon(conn: sa.Connection, sciname: str, tid: int | None = None) -> int:
-    t = sa.table("taxa", sa.column("tid"), sa.column("sciName"))
-    values: dict[str, object] = {"sciName": sciname}
+    """Insert a ``taxa`` row with the unit names Symbiota requires (genus, epithet); a
+    binomial is rank 220 (species), a single name rank 180 (genus)."""
+    t = sa.table(
+        "taxa",
+        sa.column("tid"),
+        sa.column("sciName"),
+        sa.column("unitName1"),
+        sa.column("unitName2"),
+        sa.column("rankID"),
+    )
+    units = sciname.split()
+    values: dict[str, object] = {
+        "sciName": sciname,
+        "unitName1": units[0] if units else sciname,
+        "unitName2": units[1] if len(units) > 1 else None,
+        "rankID": 220 if len(units) > 1 else 180,
+    }
     if tid is not None:
         values["tid"] = tid
     result = conn.execute(t.insert().values(**values))

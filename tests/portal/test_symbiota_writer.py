@@ -6,7 +6,7 @@ import uuid
 from dataclasses import replace
 
 import sqlalchemy as sa
-from symbiota_helpers import OTHER_COLLID, Portal, link
+from symbiota_helpers import COLLID, OTHER_COLLID, Portal, link
 
 from cyverse_link.models import Match, MatchStatus, MediaLink
 from cyverse_link.portal.symbiota import SymbiotaDb
@@ -187,7 +187,7 @@ def test_skeletal_records(portal: Portal) -> None:
     occ = _occurrences(portal, "NEW1")
     assert len(occ) == 1  # one skeletal record for both images, across batches
     rec = occ[0]
-    assert rec["collid"] == 1 and rec["processingStatus"] == "unprocessed"
+    assert rec["collid"] == COLLID and rec["processingStatus"] == "unprocessed"
     assert rec["recordEnteredBy"] == "cyverse_link" and rec["dateEntered"] is not None
     assert uuid.UUID(rec["recordID"]).version == 4
     rows = portal.rows()
@@ -237,7 +237,7 @@ def test_an_occurrence_of_another_collection_is_refused(portal: Portal) -> None:
     db = portal.db()
     stale = Match("ASU4242", MatchStatus.MATCHED, (portal.occ["foreign"],))
     result = db.write([(link("ASU4242"), stale)])
-    assert "not in collection 1" in next(iter(result.errors.values()))
+    assert f"not in collection {COLLID}" in next(iter(result.errors.values()))
     assert portal.rows() == []
     other = portal.db(collid=OTHER_COLLID)
     assert other.write(mapped(other, [link("ASU4242")])).inserted == 1
@@ -248,7 +248,7 @@ def test_many_batches(portal: Portal) -> None:
         from cyverse_link.sandbox.symbiota_schema import add_occurrence
 
         for i in range(25):
-            add_occurrence(conn, 1, f"BULK{i:04d}")
+            add_occurrence(conn, COLLID, f"BULK{i:04d}")
     db = portal.db(batch_size=7)
     links = [link(f"BULK{i}") for i in range(25)]
     result = db.write(mapped(db, links))

@@ -66,9 +66,7 @@ def build_metadata(flavour: Flavour) -> sa.MetaData:
         sa.Column("institutionCode", sa.String(45), nullable=False),
         sa.Column("collectionCode", sa.String(45)),
         sa.Column("collectionName", sa.String(150), nullable=False),
-        sa.Column(
-            "collType", sa.String(45), nullable=False, server_default="Preserved Specimens"
-        ),
+        sa.Column("collType", sa.String(45), nullable=False, server_default="Preserved Specimens"),
         sa.Column("managementType", sa.String(45), server_default="Snapshot"),
         sa.Column("securityKey", sa.String(45)),
         sa.Column("recordID", sa.String(45)),

@@ -78,6 +78,12 @@ def seed(p: Portal) -> None:
         o["z001"] = add_occurrence(conn, COLLID, "Z001")
         o["pri_cat"] = add_occurrence(conn, COLLID, "PRI1")
         o["pri_other"] = add_occurrence(conn, COLLID, "P2", other_catalog_numbers="PRI1")
+        # Symbiota's "other catalog numbers" are the field OR omoccuridentifiers (one level)
+        o["same_field"] = add_occurrence(conn, COLLID, "S1", other_catalog_numbers="SAME5")
+        o["same_ident"] = add_occurrence(conn, COLLID, "S2", identifiers=[("accession", "SAME5")])
+        o["both"] = add_occurrence(
+            conn, COLLID, "S3", other_catalog_numbers="BOTH6", identifiers=["BOTH6"]
+        )
         o["foreign"] = add_occurrence(
             conn,
             OTHER_COLLID,

@@ -42,7 +42,7 @@ def differences(ours: sa.Table, real: sa.Table) -> list[str]:
         if kind(mine) != kind(have.type):
             out.append(f"{ours.name}.{col.name}: ours {kind(mine)}, real {kind(have.type)}")
         if col.nullable != have.nullable and not col.primary_key:
-            out.append(f"{ours.name}.{col.name}: nullable ours {col.nullable}, real {have.nullable}")
+            out.append(f"{ours.name}.{col.name}: nullable {col.nullable}, real {have.nullable}")
         if col.primary_key != have.primary_key:
             out.append(f"{ours.name}.{col.name}: primary key differs")
     return out

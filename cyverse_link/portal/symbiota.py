@@ -185,7 +185,9 @@ class SymbiotaDb:
         ``errors``; the others in ``written``. ``dry_run`` runs only SELECTs."""
         result = WriteResult()
         with self._connect() as conn:
-            ctx = Context(self._detected(conn), self.collid, self.create_skeletal)
+            ctx = Context(
+                self._detected(conn), self.collid, self.create_skeletal, self.strip_leading_zeros
+            )
             jobs: list[Job] = []
             seen: set[str] = set()
             for link, match in links:

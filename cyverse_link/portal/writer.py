@@ -19,8 +19,10 @@ from typing import Any
 import sqlalchemy as sa
 
 from cyverse_link.errors import AmbiguousMatch, NoMatchingRecord, ValueTooLong
+from cyverse_link.identifiers import normalize_catalog
 from cyverse_link.models import Match, MatchStatus, MediaLink
 from cyverse_link.portal.base import WriteResult
+from cyverse_link.portal.matching import catalog_variants
 from cyverse_link.portal.schema import BoundTable, SymbiotaSchema
 
 SKELETAL_STATUS = "unprocessed"
@@ -72,6 +74,7 @@ class Context:
     schema: SymbiotaSchema
     collid: int
     create_skeletal: bool
+    strip_leading_zeros: bool = True  # skeletal records: one per number as matching sees it
     # catalogs whose skeletal record a dry run would create (counted once per write call)
     planned_skeletal: set[str] = field(default_factory=set)
     # computed once: logical → actual name of the media columns we write, and VARCHAR limits
@@ -220,26 +223,45 @@ def look_up(conn: sa.Connection, ctx: Context, jobs: Sequence[Job], verified: se
     )
 
 
+def skeletal_key(catalog: str, strip_leading_zeros: bool) -> str:
+    """The number a skeletal record stands for, as matching compares it: case folded and,
+    with ``strip_leading_zeros``, without the zeros of its first digit run. ``ASU0000099``,
+    ``asu0000099`` and ``ASU99`` are one number, so they get one record (issue 13.5)."""
+    value = normalize_catalog(catalog) if strip_leading_zeros else catalog.strip()
+    return value.casefold()
+
+
 def _skeletal_occids(
     conn: sa.Connection, ctx: Context, catalogs: set[str], dry_run: bool, result: WriteResult
 ) -> dict[str, int]:
-    """catalog → occid of its (existing or new) skeletal record. An exact catalogNumber found
-    now (created by an earlier batch or run) is reused, so records are never duplicated."""
+    """catalog → occid of its (existing or new) skeletal record, one record per normalised
+    number (``skeletal_key``). A record found now under any spelling of the number (created
+    by an earlier batch or run) is reused, so records are never duplicated; a new one takes
+    the first spelling in sorted order (``ASU0000099`` before ``ASU99`` and ``asu0000099``)."""
     if not catalogs:
         return {}
     occ = ctx.schema.occurrences
-    found: dict[str, int] = {}
-    stmt = sa.select(occ.col("occid"), occ.col("catalogNumber")).where(
-        occ.col("collid") == ctx.collid, occ.col("catalogNumber").in_(sorted(catalogs))
+    strip = ctx.strip_leading_zeros
+    groups: dict[str, list[str]] = {}
+    for c in sorted(catalogs):
+        groups.setdefault(skeletal_key(c, strip), []).append(c)
+    variants = sorted({v for c in catalogs for v in catalog_variants(c, strip)})
+    by_key: dict[str, int] = {}
+    stmt = (
+        sa.select(occ.col("occid"), occ.col("catalogNumber"))
+        .where(occ.col("collid") == ctx.collid, occ.col("catalogNumber").in_(variants))
+        .order_by(occ.col("occid"))
     )
     for occid, value in conn.execute(stmt):
-        if value in catalogs:
-            found.setdefault(str(value), int(occid))
-    new = sorted(catalogs - set(found))
+        if value is not None and (key := skeletal_key(str(value), strip)) in groups:
+            by_key.setdefault(key, int(occid))
+    new_keys = sorted(set(groups) - set(by_key))
+    found = {c: by_key[k] for k, members in groups.items() if k in by_key for c in members}
     if dry_run:
-        result.skeletal_created += len(set(new) - ctx.planned_skeletal)
-        ctx.planned_skeletal.update(new)
+        result.skeletal_created += len(set(new_keys) - ctx.planned_skeletal)
+        ctx.planned_skeletal.update(new_keys)
         return found
+    new = [groups[k][0] for k in new_keys]
     if new:
         now = datetime.now().replace(microsecond=0)
         rows = {c: str(uuid.uuid4()) for c in new}
@@ -264,7 +286,8 @@ def _skeletal_occids(
         )
         by_rid = {str(rid): int(occid) for occid, rid in conn.execute(back)}
         for c, rid in rows.items():
-            found[c] = by_rid[rid]
+            for member in groups[skeletal_key(c, strip)]:
+                found[member] = by_rid[rid]
         result.skeletal_created += len(new)
     return found
 

@@ -8,6 +8,8 @@ from dataclasses import replace
 import sqlalchemy as sa
 from symbiota_helpers import COLLID, OTHER_COLLID, Portal, link
 
+from cyverse_link.config import IdentifierSettings
+from cyverse_link.identifiers import IdentifierParser
 from cyverse_link.models import Match, MatchStatus, MediaLink
 from cyverse_link.portal.symbiota import SymbiotaDb
 
@@ -282,3 +284,48 @@ def test_changed_content_updates_the_row_of_the_previous_path(portal: Portal) ->
     # no earlier row (e.g. it was never linked): a plain insert
     fresh = replace(link("5678", "X5678.v1.jpg"), previous_source_identifier="irods:/nope")
     assert db.write(mapped(db, [fresh])).inserted == 1
+
+
+PARSE = IdentifierParser(IdentifierSettings())
+
+
+def named(*names: str) -> list[MediaLink]:
+    """Links for file names, catalog numbers parsed as sync parses them."""
+    out = []
+    for name in names:
+        found = PARSE(name)
+        assert found is not None
+        out.append(link(found[0], name))
+    return out
+
+
+def test_one_skeletal_record_per_normalised_number(portal: Portal) -> None:
+    """Issue 13.5: case, leading zeros and suffixes name one specimen, not three."""
+    db = portal.db(create_skeletal=True, batch_size=2)
+    links = named("ASU0000099.jpg", "asu0000099_b.jpg", "ASU99_c.jpg")
+    dry = db.write(mapped(db, links), dry_run=True)
+    assert dry.skeletal_created == 1
+    result = db.write(mapped(db, links))
+    assert not result.errors
+    assert (result.inserted, result.skeletal_created) == (3, 1)
+    occids = {r["occid"] for r in portal.rows()}
+    assert len(occids) == 1
+    created = portal.scalar(
+        "SELECT COUNT(*) FROM omoccurrences WHERE processingStatus = 'unprocessed'"
+    )
+    assert created == 1
+    record = _occurrences(portal, "ASU0000099")
+    assert [r["occid"] for r in record] == list(occids)  # the first spelling in sorted order
+    # a later image of that number maps to the record like any other
+    later = named("asu099_d.jpg")
+    assert db.match(["asu099"])["asu099"].occids == tuple(occids)
+    again = db.write(mapped(db, later))
+    assert (again.inserted, again.skeletal_created) == (1, 0)
+
+
+def test_skeletal_records_keep_zeros_apart_when_they_count(portal: Portal) -> None:
+    db = portal.db(create_skeletal=True, strip_leading_zeros=False)
+    result = db.write(mapped(db, named("ASU0099.jpg", "asu0099_b.jpg", "ASU99.jpg")))
+    assert not result.errors
+    assert result.skeletal_created == 2  # case still does not count (the portal's collation)
+    assert len({r["occid"] for r in portal.rows()}) == 2

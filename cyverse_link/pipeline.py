@@ -28,8 +28,8 @@ from cyverse_link.errors import ServiceUnavailable
 from cyverse_link.events import Event, EventHandler, EventKind, ignore
 from cyverse_link.identifiers import IdentifierParser, load_mapping_csv
 from cyverse_link.ledger import FileRecord, Ledger, RunLock, lock_path_for
-from cyverse_link.mapping import Mapped, Mapper
-from cyverse_link.models import Counts, MatchStatus, Stage, Status
+from cyverse_link.mapping import Mapped, Mapper, sort_occurrence
+from cyverse_link.models import Counts, MatchStatus, Stage, Status, Written
 from cyverse_link.naming import original_path, versioned_path
 from cyverse_link.plan import Decision, PlanEvent, PlanItem, iter_plan, run_plan
 from cyverse_link.portal.base import Portal
@@ -238,6 +238,10 @@ class SyncRun:
             previous = rec.previous_irods_path
         if previous:
             job = replace(job, remote=versioned_path(base, lf.md5), previous_remote=previous)
+        if rec is not None and rec.urls is not None and last_done(rec) >= Stage.MAPPED:
+            # what the tool wrote for the row it now moves: curator changes are told apart by it
+            written = Written(rec.urls, sort_occurrence(rec.suffix), rec.occid)
+            job = replace(job, written=written)
         # Committed by the worker with the file's target path (one transaction, not two): a run
         # killed before that finds no trace of this attempt, and redoes it from the start.
         identified = dict(
@@ -310,7 +314,8 @@ class SyncRun:
         self.report.add(
             ReportEntry(
                 job.rel_path, stage, status, job.action, job.catalog, job.suffix, job.remote,
-                job.urls, m.occid, m.status.value if m.status else None, error=m.error,
+                job.urls, m.occid, m.status.value if m.status else None, detail=m.note,
+                error=m.error,
             )
         )  # fmt: skip
 

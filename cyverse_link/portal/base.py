@@ -26,6 +26,9 @@ class WriteResult:
     unchanged: int = 0
     skeletal_created: int = 0
     errors: dict[str, str] = field(default_factory=dict)  # sourceIdentifier → message
+    # sourceIdentifier → what the report should say about a written link: a row the tool did
+    # not write already links it, or fields a curator changed were kept (curator_rules.py)
+    notes: dict[str, str] = field(default_factory=dict)
     path: Path | None = None  # CSV mode: the file written (None for a database)
 
 

@@ -61,7 +61,7 @@ def csv_row(link: MediaLink) -> dict[str, str]:
         "sourceIdentifier": link.source_identifier,
         "format": u.format,
         "hashFunction": "MD5",
-        "hashValue": link.md5,
+        "hashValue": link.md5 or "",
     }
 
 

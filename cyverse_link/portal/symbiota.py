@@ -332,6 +332,7 @@ class SymbiotaDb:
 def _merge(into: WriteResult, part: WriteResult) -> None:
     into.written.update(part.written)
     into.errors.update(part.errors)
+    into.notes.update(part.notes)
     into.inserted += part.inserted
     into.updated += part.updated
     into.unchanged += part.unchanged

@@ -1,7 +1,9 @@
 """Write media rows for one batch of links (SPEC §4), idempotent on ``sourceIdentifier``.
 
-Once per write (``look_up``): the existing rows of the links and whether their occurrences
-still belong to the collection. Then each batch runs in one transaction on a connection the
+Once per write (``look_up``): the existing rows of the links (by sourceIdentifier, and by URL
+for rows the tool did not write) and whether their occurrences still belong to the
+collection; rows the tool did not write and fields a curator changed follow
+``curator_rules.py``. Then each batch runs in one transaction on a connection the
 caller opened: skeletal occurrences if asked (one lookup, one bulk insert, one read-back),
 then one bulk INSERT and one bulk UPDATE. Unchanged rows are not rewritten.
 In a dry run only the SELECTs run. Values are bound parameters throughout.
@@ -21,6 +23,7 @@ import sqlalchemy as sa
 from cyverse_link.errors import AmbiguousMatch, NoMatchingRecord, ValueTooLong
 from cyverse_link.identifiers import normalize_catalog
 from cyverse_link.models import Match, MatchStatus, MediaLink
+from cyverse_link.portal import curator_rules
 from cyverse_link.portal.base import WriteResult
 from cyverse_link.portal.matching import catalog_variants
 from cyverse_link.portal.schema import BoundTable, SymbiotaSchema
@@ -103,7 +106,7 @@ def media_values(ctx: Context, link: MediaLink) -> dict[str, object]:
         "archiveUrl": u.archive_url,
         "format": u.format,
         "mediaType": "image",
-        "hashFunction": "MD5",
+        "hashFunction": "MD5" if link.md5 else None,
         "hashValue": link.md5,
         "mediaMD5": link.md5,
         "sortOccurrence": (
@@ -202,12 +205,42 @@ def occurrences_in_collection(
     return found
 
 
+def rows_by_url(
+    conn: sa.Connection, ctx: Context, urls: set[str], chunk: int = 1000
+) -> dict[str, Any]:
+    """URL → the collection's oldest media row whose url, originalUrl or thumbnailUrl holds it
+    (rule 2 of curator_rules.py). One query per ``chunk`` URLs per write; only thumbnailUrl is
+    indexed in Symbiota, so on a large portal this scans ``media`` once per chunk."""
+    if not urls:
+        return {}
+    m, occ = ctx.schema.media, ctx.schema.occurrences
+    fields = [n for n in ("url", "originalUrl", "thumbnailUrl") if m.has(n)]
+    cols = [m.col(ctx.schema.media_id).label("_id"), m.col("sourceIdentifier").label("_sid")]
+    cols += [m.col(n).label(n) for n in (*fields, "occid")]
+    ordered = sorted(urls)
+    out: dict[str, Any] = {}
+    for i in range(0, len(ordered), chunk):
+        part = ordered[i : i + chunk]
+        stmt = (
+            sa.select(*cols)
+            .select_from(m.table.join(occ.table, m.col("occid") == occ.col("occid")))
+            .where(occ.col("collid") == ctx.collid, sa.or_(*(m.col(n).in_(part) for n in fields)))
+            .order_by(m.col(ctx.schema.media_id))
+        )
+        for row in conn.execute(stmt):
+            for u in curator_rules.row_urls(row._mapping):
+                if u in urls:
+                    out.setdefault(u, row)
+    return out
+
+
 @dataclass(frozen=True)
 class Known:
     """What one write looked up before its batches: existing rows and valid occids."""
 
     existing: dict[str, Any]  # sourceIdentifier → row (see existing_rows)
     present: set[int]  # matched occids that are in the collection
+    by_url: dict[str, Any] = field(default_factory=dict)  # URL → a row pointing at it
 
 
 def look_up(conn: sa.Connection, ctx: Context, jobs: Sequence[Job], verified: set[int]) -> Known:
@@ -217,10 +250,36 @@ def look_up(conn: sa.Connection, ctx: Context, jobs: Sequence[Job], verified: se
     matched = {j.match.occids[0] for j in jobs if j.match.status is MatchStatus.MATCHED}
     # Changed content: the row written for the old iRODS path is found (and moved) by it.
     previous = [p for j in jobs if (p := j.link.previous_source_identifier) and p != j.sid]
+    existing = existing_rows(conn, ctx, [j.sid for j in jobs] + previous)
+    unknown = [
+        j.link
+        for j in jobs
+        if j.sid not in existing and j.link.previous_source_identifier not in existing
+    ]
+    urls = {u for lk in unknown for u in curator_rules.url_keys(lk.urls)}
     return Known(
-        existing_rows(conn, ctx, [j.sid for j in jobs] + previous),
+        existing,
         (matched & verified) | occurrences_in_collection(conn, ctx, matched - verified),
+        rows_by_url(conn, ctx, urls),
     )
+
+
+def written_values(link: MediaLink) -> dict[str, object] | None:
+    """What the tool last wrote for this link's row, by logical column (curated fields)."""
+    w = link.written
+    if w is None:
+        return None
+    return {
+        "url": w.urls.url,
+        "thumbnailUrl": w.urls.thumbnail_url,
+        "originalUrl": w.urls.original_url,
+        "archiveUrl": w.urls.archive_url,
+        "format": w.urls.format,
+        "sortOccurrence": (
+            DEFAULT_SORT_OCCURRENCE if w.sort_occurrence is None else w.sort_occurrence
+        ),
+        "occid": w.occid,
+    }
 
 
 def skeletal_key(catalog: str, strip_leading_zeros: bool) -> str:
@@ -332,30 +391,50 @@ def write_batch(
         if row is None and prev and prev != job.sid:
             row = known.existing.get(prev)
             moved = row is not None
+        what = job.link.file_name or job.sid
         if row is None:
+            keys = sorted(curator_rules.url_keys(job.link.urls))
+            other = next((known.by_url[u] for u in keys if u in known.by_url), None)
+            if other is not None:  # a row the tool did not write links this file already
+                result.unchanged += 1
+                result.notes[job.sid] = curator_rules.note_existing(what, other._id, other.occid)
+                result.written[job.sid] = int(other.occid)
+                continue
             if "recordID" in ctx.names:
                 values["recordID"] = str(uuid.uuid4())
             inserts.append({names[k]: v for k, v in values.items()})
             result.inserted += 1
         else:
             new = {k: values[k] for k in UPDATE_COLUMNS if k in values}
-            if not moved and all(getattr(row, k) == v for k, v in new.items()):
+            # changed content whose last write is not on record: the previous path's row is
+            # the tool's (the ledger named that path), so it moves with the file
+            written = written_values(job.link) or (dict(row._mapping) if moved else None)
+            changes, kept = curator_rules.plan_update(row._mapping, new, written)
+            if kept:
+                result.notes[job.sid] = curator_rules.note_kept(what, row._id, kept)
+                if "occid" in kept:
+                    occid = int(row.occid)
+            if not moved and not changes:
                 result.unchanged += 1
             else:
-                new["sourceIdentifier"] = job.sid
-                updates.append({"_id": row._id, **{f"v_{k}": v for k, v in new.items()}})
+                changes["sourceIdentifier"] = job.sid
+                updates.append({"_id": row._id, **{f"v_{k}": v for k, v in changes.items()}})
                 result.updated += 1
         result.written[job.sid] = occid or 0
     if dry_run:
         return result
     if inserts:
         conn.execute(m.table.insert(), inserts)
-    if updates:
-        keys = [k for k in (*UPDATE_COLUMNS, "sourceIdentifier") if f"v_{k}" in updates[0]]
+    # rows differ in the fields they change (kept fields are left out): one UPDATE per shape
+    shapes: dict[tuple[str, ...], list[dict[str, object]]] = {}
+    for u in updates:
+        shape = tuple(k for k in (*UPDATE_COLUMNS, "sourceIdentifier") if f"v_{k}" in u)
+        shapes.setdefault(shape, []).append(u)
+    for shape, rows in shapes.items():
         stmt = (
             sa.update(m.table)
             .where(m.col(ctx.schema.media_id) == sa.bindparam("_id"))
-            .values({names[k]: sa.bindparam(f"v_{k}") for k in keys})
+            .values({names[k]: sa.bindparam(f"v_{k}") for k in shape})
         )
-        conn.execute(stmt, updates)
+        conn.execute(stmt, rows)
     return result

@@ -70,9 +70,9 @@ def plan_update(
 
 def same(a: object, b: object) -> bool:
     """Equal as the portal stores them (numbers may come back as strings from some drivers)."""
-    if a is None or b is None:
-        return a is b
-    return str(a) == str(b)
+    if a == b:
+        return True
+    return a is not None and b is not None and str(a) == str(b)
 
 
 def note_kept(what: str, media_id: object, kept: list[str]) -> str:

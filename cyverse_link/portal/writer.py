@@ -205,32 +205,37 @@ def occurrences_in_collection(
     return found
 
 
-def rows_by_url(
-    conn: sa.Connection, ctx: Context, urls: set[str], chunk: int = 1000
-) -> dict[str, Any]:
-    """URL → the collection's oldest media row whose url, originalUrl or thumbnailUrl holds it
-    (rule 2 of curator_rules.py). One query per ``chunk`` URLs per write; only thumbnailUrl is
-    indexed in Symbiota, so on a large portal this scans ``media`` once per chunk."""
+def rows_by_url(conn: sa.Connection, ctx: Context, urls: set[str]) -> dict[str, Any]:
+    """URL → the collection's oldest media row not written by the tool (no ``irods:``
+    sourceIdentifier) whose url, originalUrl or thumbnailUrl holds it (rule 2 of
+    curator_rules.py). One streamed query per write, like ``existing_rows``: rows whose URLs
+    start with the links' common prefix (a few bound values however many links), filtered
+    here; memory grows with the matching rows, not the table."""
     if not urls:
         return {}
     m, occ = ctx.schema.media, ctx.schema.occurrences
     fields = [n for n in ("url", "originalUrl", "thumbnailUrl") if m.has(n)]
     cols = [m.col(ctx.schema.media_id).label("_id"), m.col("sourceIdentifier").label("_sid")]
     cols += [m.col(n).label(n) for n in (*fields, "occid")]
-    ordered = sorted(urls)
-    out: dict[str, Any] = {}
-    for i in range(0, len(ordered), chunk):
-        part = ordered[i : i + chunk]
-        stmt = (
-            sa.select(*cols)
-            .select_from(m.table.join(occ.table, m.col("occid") == occ.col("occid")))
-            .where(occ.col("collid") == ctx.collid, sa.or_(*(m.col(n).in_(part) for n in fields)))
-            .order_by(m.col(ctx.schema.media_id))
+    sid = m.col("sourceIdentifier")
+    stmt = (
+        sa.select(*cols)
+        .select_from(m.table.join(occ.table, m.col("occid") == occ.col("occid")))
+        .where(
+            occ.col("collid") == ctx.collid,
+            sa.or_(sid.is_(None), sa.not_(sid.like("irods:%"))),
         )
-        for row in conn.execute(stmt):
-            for u in curator_rules.row_urls(row._mapping):
-                if u in urls:
-                    out.setdefault(u, row)
+        .order_by(m.col(ctx.schema.media_id))
+    )
+    prefix = os.path.commonprefix(sorted(urls))  # noqa: RUF071 (character-wise on purpose)
+    if prefix:
+        escaped = "".join("/" + ch if ch in "/%_" else ch for ch in prefix)
+        stmt = stmt.where(sa.or_(*(m.col(n).like(escaped + "%", escape="/") for n in fields)))
+    out: dict[str, Any] = {}
+    for row in conn.execute(stmt.execution_options(yield_per=5000)):
+        for u in curator_rules.row_urls(row._mapping):
+            if u in urls:
+                out.setdefault(u, row)
     return out
 
 
@@ -406,6 +411,10 @@ def write_batch(
             result.inserted += 1
         else:
             new = {k: values[k] for k in UPDATE_COLUMNS if k in values}
+            if not moved and all(getattr(row, k) == v for k, v in new.items()):
+                result.unchanged += 1  # the usual re-run: nothing to compare further
+                result.written[job.sid] = occid or 0
+                continue
             # changed content whose last write is not on record: the previous path's row is
             # the tool's (the ledger named that path), so it moves with the file
             written = written_values(job.link) or (dict(row._mapping) if moved else None)

@@ -24,8 +24,8 @@ from .test_sync_e2e import COLLID, LINKED, env, irods, media_rows, sync_cli, wri
 
 __all__ = ["env", "irods"]  # fixtures shared with test_sync_e2e
 
-# Suffix ranks: plain 1, _2 → 2, _b → 3, _10 → 10. Files are processed in name order
-# (_10 before _2 before _b), so only sortOccurrence puts them in this order on the page.
+# Suffix ranks: plain 1, _2 → 2, _b → 3, _10 → 10. By name _10 comes before _2 and _b, and
+# rows are inserted in the order uploads finish: only sortOccurrence gives this page order.
 EXTRA_VIEWS = ("DEMO000101_10.jpg", "DEMO000101_b.jpg")
 PAGE_ORDER = ("DEMO000101.jpg", "DEMO000101_2.jpg", "DEMO000101_b.jpg", "DEMO000101_10.jpg")
 
@@ -78,8 +78,7 @@ def test_db_sync_into_the_real_symbiota_page_shows_thumbnails_in_order(
         occid = occids["DEMO000101"]
         mine = {r["sourceIdentifier"].rsplit("/", 1)[-1]: r for r in rows if r["occid"] == occid}
         assert set(mine) == set(PAGE_ORDER)
-        by_id = [n for n, _ in sorted(mine.items(), key=lambda kv: kv[1]["mediaID"])]
-        assert by_id != list(PAGE_ORDER)  # insertion order alone would not give the page order
+        assert [mine[n]["sortOccurrence"] for n in PAGE_ORDER] == [1, 2, 3, 10]
 
         page = requests.get(
             f"{real.portal_url}/collections/individual/index.php",

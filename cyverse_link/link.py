@@ -257,7 +257,11 @@ class _LinkRun:
                 md5 = self.store.checksum(obj.path)  # the server computes and registers it
                 c.extra["checksummed"] += 1
             derivatives = index.derivatives_for(obj.path, md5)
-            urls = self._urls(obj.path, derivatives)
+            md5s = {p: o.checksum for p in derivatives.values()
+                    if (o := index.get(p)) is not None and o.checksum}  # fmt: skip
+            if md5:
+                md5s[obj.path] = md5
+            urls = self._urls(obj.path, derivatives, md5s)
         except CyverseLinkError as exc:
             self._failed(key, obj.path, ident.catalog, Stage.REGISTERED, str(exc))
             return
@@ -278,11 +282,13 @@ class _LinkRun:
         c.published += int(publish)
         self.mapper.add(job)
 
-    def _urls(self, path: str, derivatives: Mapping[Any, str]) -> MediaUrls | None:
+    def _urls(
+        self, path: str, derivatives: Mapping[Any, str], md5s: Mapping[str, str]
+    ) -> MediaUrls | None:
         # A dry run never registers anything: only dav-anon URLs (pure strings) are shown.
         if self.dry_run and not isinstance(self.provider, DavAnonProvider):
             return None
-        return self.provider.urls_for(path, derivatives)
+        return self.provider.urls_for(path, derivatives, md5s=md5s)
 
     # -- results ------------------------------------------------------------------------------
 

@@ -31,6 +31,7 @@ class Mapped:
     linked: bool = False
     occids: tuple[int, ...] = ()  # an ambiguous match: every occurrence it found
     superseded: str | None = None  # CSV: the row of the earlier content stays; what to do
+    note: str | None = None  # linked, with something the manager should know (curator rows)
 
 
 def sort_occurrence(suffix: str | None) -> int:
@@ -131,22 +132,34 @@ class Mapper:
                 unknown = match.status is MatchStatus.NOT_CHECKED
                 where = "in the import CSV" + (" (not checked)" if unknown else f", occid {occid}")
             self.on_event(Event(EventKind.STAGE_DONE, job.rel_path, Stage.MAPPED, message=where))
-            note = result.superseded.get(source_identifier(job.remote))
-            self.on_result(Mapped(job, match.status, occid=occid, linked=True, superseded=note))
+            sid = source_identifier(job.remote)
+            note = result.notes.get(sid)
+            if note:
+                self.on_event(Event(EventKind.INFO, job.rel_path, Stage.MAPPED, message=note))
+            superseded = result.superseded.get(sid)
+            self.on_result(
+                Mapped(
+                    job, match.status, occid=occid, linked=True, superseded=superseded, note=note
+                )
+            )
 
     def _link(self, job: Job) -> MediaLink:
         assert job.urls is not None  # registered before mapping
         previous = job.previous_remote if job.previous_remote != job.remote else None
+        urls = job.urls
+        # hashValue/mediaMD5 describe the file at originalUrl; a ledger from before
+        # original_md5 existed knows it only when originalUrl is the master itself
+        md5 = urls.original_md5 or (job.md5 if urls.archive_url is None else None)
         return MediaLink(
             catalog=job.catalog,
             source_identifier=source_identifier(job.remote),
-            urls=job.urls,
-            md5=job.md5,
+            urls=urls,
+            md5=md5 or None,
             suffix=job.suffix,
             sort_occurrence=sort_occurrence(job.suffix),
             file_name=job.rel_path.rsplit("/", 1)[-1],
             previous_source_identifier=source_identifier(previous) if previous else None,
-            previous_urls=job.previous_urls if previous else None,
+            written=job.written,
         )
 
     def _unmapped(self, job: Job, match: Match) -> None:

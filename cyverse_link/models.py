@@ -113,6 +113,20 @@ class MediaUrls:
     original_url: str | None = None  # large JPEG / original
     archive_url: str | None = None  # non-JPEG master (TIFF, PNG, DNG)
     format: str = "image/jpeg"
+    # MD5 of the file at original_url, when known: what Symbiota's hashValue/mediaMD5 describe
+    # (its own loader hashes the file at originalUrl, ImageLocalProcessor.php ~650). For a
+    # TIFF/PNG master that is the large JPEG; the master's own MD5 stays in AVUs and ledger.
+    original_md5: str | None = None
+
+
+@dataclass(frozen=True)
+class Written:
+    """What the tool last wrote for a file's media row (from the ledger): compared with the
+    row to tell a curator's change from the tool's own (portal/curator_rules.py)."""
+
+    urls: MediaUrls
+    sort_occurrence: int | None
+    occid: int | None
 
 
 @dataclass(frozen=True)
@@ -122,14 +136,14 @@ class MediaLink:
     catalog: str
     source_identifier: str  # "irods:<full iRODS path>"
     urls: MediaUrls
-    md5: str
+    md5: str | None  # of the file at urls.original_url (hashValue, mediaMD5); None: unknown
     suffix: str | None = None
     sort_occurrence: int | None = None
     file_name: str | None = None
     # Changed content goes to a new iRODS path (new URLs, since aggregators cache by URL);
     # the row written for the old path is then updated in place instead of duplicated.
     previous_source_identifier: str | None = None
-    previous_urls: MediaUrls | None = None  # the URLs written for that old path, when known
+    written: Written | None = None  # the tool's last write for this file; None: not on record
 
 
 @dataclass(frozen=True)

@@ -28,8 +28,8 @@ from cyverse_link.errors import ServiceUnavailable
 from cyverse_link.events import Event, EventHandler, EventKind, ignore
 from cyverse_link.identifiers import IdentifierParser, load_mapping_csv
 from cyverse_link.ledger import FileRecord, Ledger, RunLock, lock_path_for
-from cyverse_link.mapping import Mapped, Mapper, source_identifier
-from cyverse_link.models import Counts, MatchStatus, Stage, Status
+from cyverse_link.mapping import Mapped, Mapper, sort_occurrence, source_identifier
+from cyverse_link.models import Counts, MatchStatus, Stage, Status, Written
 from cyverse_link.naming import original_path, versioned_path
 from cyverse_link.plan import Decision, PlanEvent, PlanItem, iter_plan, run_plan
 from cyverse_link.portal.base import Portal
@@ -235,19 +235,16 @@ class SyncRun:
                 urls=rec.urls if done >= Stage.REGISTERED else None,
             )
         previous: str | None = None
-        previous_urls = None
         if rec is not None and rec.irods_path and last_done(rec) >= Stage.UPLOADED:
             previous = rec.irods_path  # earlier content, verified there: keep it, never overwrite
-            previous_urls = rec.urls
         elif rec is not None:
             previous = rec.previous_irods_path
         if previous:
-            job = replace(
-                job,
-                remote=versioned_path(base, lf.md5),
-                previous_remote=previous,
-                previous_urls=previous_urls,
-            )
+            job = replace(job, remote=versioned_path(base, lf.md5), previous_remote=previous)
+        if rec is not None and rec.urls is not None and last_done(rec) >= Stage.MAPPED:
+            # what the tool wrote for the row it now moves: curator changes are told apart by it
+            written = Written(rec.urls, sort_occurrence(rec.suffix), rec.occid)
+            job = replace(job, written=written)
         # Committed by the worker with the file's target path (one transaction, not two): a run
         # killed before that finds no trace of this attempt, and redoes it from the start.
         identified = dict(
@@ -305,7 +302,7 @@ class SyncRun:
 
     def _mapped(self, m: Mapped) -> None:
         c, job = self.counts, m.job
-        detail = None
+        detail = m.note
         if m.linked and m.status is MatchStatus.NOT_CHECKED:
             # CSV without read access: a row in the import file, but whether (and to how many
             # records) the portal links it was not checked, so it is not counted as mapped

@@ -253,16 +253,23 @@ class _Relink:
                 self._failed(key, row, res.path, f"{res.path}: {exc}")
                 continue
             derivatives = self.index.derivatives_for(res.path, md5)
+            md5s = {p: o.checksum for p in derivatives.values()
+                    if (o := self.index.get(p)) is not None and o.checksum}  # fmt: skip
+            if md5:
+                md5s[res.path] = md5
             urls = relink_urls(self.provider, res.path, derivatives,
-                               had_archive=row.urls.archive_url is not None)  # fmt: skip
+                               had_archive=row.urls.archive_url is not None,
+                               md5s=md5s)  # fmt: skip
             values: dict[str, Any] = {
                 "url": urls.url, "thumbnailUrl": urls.thumbnail_url,
                 "originalUrl": urls.original_url, "archiveUrl": urls.archive_url,
                 "format": urls.format, "mediaType": "image",
                 "sourceIdentifier": source_identifier(res.path),
             }  # fmt: skip
-            if md5:
-                values.update(hashFunction="MD5", hashValue=md5, mediaMD5=md5)
+            if urls.original_md5:  # the file at originalUrl (models.MediaUrls.original_md5)
+                values.update(
+                    hashFunction="MD5", hashValue=urls.original_md5, mediaMD5=urls.original_md5
+                )
             plans.append((row, res.path, md5, urls, values, res.how))
         if not plans:
             return

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import posixpath
 import re
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 
 from cyverse_link.models import MediaUrls
@@ -68,11 +68,12 @@ def relink_urls(
     derivatives: dict[Rendition, str],
     *,
     had_archive: bool,
+    md5s: Mapping[str, str] | None = None,
 ) -> MediaUrls:
     """dav-anon URLs for a relinked row: derivatives when present, else the original (also as
     the thumbnail, as the harvester's rows always had one). A row that had an ``archiveUrl``
     keeps one: the original file."""
-    urls = provider.urls_for(original, derivatives)
+    urls = provider.urls_for(original, derivatives, md5s=md5s)
     thumb = urls.thumbnail_url or urls.url
     archive = urls.archive_url or (provider.url(original) if had_archive else None)
     return replace(urls, thumbnail_url=thumb, archive_url=archive)

@@ -14,6 +14,7 @@ GenQuery, ``DataStore.list_children``), not from a look-up per file.
 
 from __future__ import annotations
 
+import functools
 import shutil
 import tempfile
 import threading
@@ -28,7 +29,7 @@ from cyverse_link.datastore.base import DataStore
 from cyverse_link.derivatives import make_derivatives
 from cyverse_link.errors import CyverseLinkError, NotFound, ServiceUnavailable
 from cyverse_link.events import Event, EventHandler, EventKind
-from cyverse_link.models import MediaUrls, Stage, Status
+from cyverse_link.models import MediaUrls, Stage, Status, Written
 from cyverse_link.naming import Rendition, derivative_path, versioned_path
 from cyverse_link.publish.base import UrlProvider
 
@@ -52,15 +53,16 @@ class Job:
     remote: str  # full iRODS path of the original
     resume_at: Stage = Stage.IDENTIFIED  # the last stage already done
     previous_remote: str | None = None  # where earlier content of this file lives
-    previous_urls: MediaUrls | None = None  # its URLs, when the ledger still has them
     mime: str | None = None
     derivatives: Mapping[Rendition, str] = field(default_factory=dict)  # rendition → iRODS path
+    derivative_md5s: Mapping[str, str] = field(default_factory=dict)  # iRODS path → MD5 (put now)
     urls: MediaUrls | None = None
     action: str | None = None  # the plan's decision: new, changed, resume
     overwrite_ok: bool = False  # ``remote`` may hold our own unverified partial write
     uploaded: bool = False  # bytes were sent in this run (for the counts)
     published: bool = False
     identified: Mapping[str, Any] | None = None  # the "identified" record, not yet committed
+    written: Written | None = None  # the media row's last write, from the ledger (curator rules)
 
 
 class FileFailed(Exception):
@@ -237,7 +239,14 @@ class Transfer:
                 )
             except CyverseLinkError as exc:
                 raise FileFailed(job, Stage.UPLOADED, str(exc)) from exc
-            job = replace(job, derivatives=paths, resume_at=Stage.UPLOADED, uploaded=needs_put)
+            md5s = {paths[r]: md5 for r, (_, md5) in derived.items()}
+            job = replace(
+                job,
+                derivatives=paths,
+                derivative_md5s=md5s,
+                resume_at=Stage.UPLOADED,
+                uploaded=needs_put,
+            )
             done.append((job.rel_path, Stage.UPLOADED, Status.DONE, _job_fields(job)))
             return job
         finally:
@@ -259,16 +268,29 @@ class Transfer:
 
     def _register(self, job: Job, done: list[Transition]) -> Job:
         tags = {"catalog_number": job.catalog, "collid": str(self.settings.collection.collid)}
+        md5s = self._md5s(job)
         urls = self.retry.call(
             "url",
             job.rel_path,
-            lambda: self.provider.urls_for(job.remote, job.derivatives, tags=tags),
+            lambda: self.provider.urls_for(job.remote, job.derivatives, tags=tags, md5s=md5s),
         )
         job = replace(job, urls=urls, resume_at=Stage.REGISTERED)
         done.append((job.rel_path, Stage.REGISTERED, Status.DONE, {"urls": urls}))
         return job
 
     # -- helpers ------------------------------------------------------------------------------
+
+    def _md5s(self, job: Job) -> dict[str, str]:
+        """MD5 of the original and of each derivative: known when this run put them; after a
+        resume, the catalog's checksum (verified at upload) is asked for. The URL provider
+        takes the one its originalUrl serves (hashValue describes that file)."""
+        md5s = {job.remote: job.md5, **job.derivative_md5s}
+        for path in job.derivatives.values():
+            if path not in md5s:
+                md5s[path] = self.retry.call(
+                    "checksum", job.rel_path, functools.partial(self.store.checksum, path)
+                )
+        return md5s
 
     def _choose_remote(self, job: Job) -> tuple[str, bool, bool]:
         """(path, upload needed, path was free). Never overwrite different bytes that are not

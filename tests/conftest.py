@@ -133,3 +133,24 @@ def real_symbiota_factory() -> Iterator[Callable[..., RealPortal]]:
 def real_symbiota(real_symbiota_factory: Callable[..., RealPortal]) -> RealPortal:
     """One real Symbiota 3.4.14 portal (schema 3.4, collection 7 ASU:PLANTS) for the session."""
     return real_symbiota_factory()
+
+
+# Shared real portals: "media" is schema 3.4 (pages and API run on it), "images" is 3.1 (schema
+# tests only). Collections 7 ASU:PLANTS and 8 NY:VP. Started on first use, once per session; tests
+# clear rows (symbiota_real.clear_rows) instead of starting their own (a start costs 7-50 s).
+REAL_COLLECTIONS = ("7:ASU:PLANTS", "8:NY:VP")
+
+
+@pytest.fixture(scope="session")
+def real_symbiota_dbs(
+    real_symbiota_factory: Callable[..., RealPortal],
+) -> Callable[[str], RealPortal]:
+    started: dict[str, RealPortal] = {}
+
+    def get(flavour: str) -> RealPortal:
+        if flavour not in started:
+            schema = {"media": "3.4", "images": "3.1"}[flavour]
+            started[flavour] = real_symbiota_factory(schema=schema, collections=REAL_COLLECTIONS)
+        return started[flavour]
+
+    return get

@@ -96,3 +96,24 @@ def portal_down(portal: RealPortal) -> None:
 
 def required() -> bool:
     return os.environ.get("CYVERSE_LINK_REQUIRE_SYMBIOTA") == "1"
+
+
+# Tables the tests fill, in the order their rows can be deleted (media.occid is RESTRICT).
+_TEST_TABLES = ("media", "images", "omoccuridentifiers", "omoccurrences")
+
+
+def clear_rows(db_url: str) -> None:
+    """Empty what a test wrote into a shared portal (media rows, occurrences, identifiers, a
+    test's trigger named ``reject``), so that portals are started once per session."""
+    import sqlalchemy as sa
+
+    engine = sa.create_engine(db_url)
+    try:
+        with engine.begin() as conn:
+            tables = set(sa.inspect(conn).get_table_names())
+            conn.execute(sa.text("DROP TRIGGER IF EXISTS reject"))
+            for table in _TEST_TABLES:
+                if table in tables:
+                    conn.execute(sa.text(f"DELETE FROM {table}"))
+    finally:
+        engine.dispose()

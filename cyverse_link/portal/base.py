@@ -29,6 +29,9 @@ class WriteResult:
     # CSV mode: written, but a row for the earlier content stays in the portal (the import
     # only inserts); sourceIdentifier → what the manager should do
     superseded: dict[str, str] = field(default_factory=dict)
+    # sourceIdentifier → what the report should say about a written link: a row the tool did
+    # not write already links it, or fields a curator changed were kept (curator_rules.py)
+    notes: dict[str, str] = field(default_factory=dict)
     path: Path | None = None  # CSV mode: the file written (None for a database)
 
 

@@ -145,9 +145,9 @@ def csv_row(link: MediaLink, match: Match, owner: str) -> dict[str, str]:
         "archiveUrl": u.archive_url or "",
         "sourceIdentifier": link.source_identifier,
         "format": u.format,
-        "hashFunction": "MD5",
-        "hashValue": link.md5,
-        "mediaMD5": link.md5,
+        "hashFunction": "MD5" if link.md5 else "",
+        "hashValue": link.md5 or "",
+        "mediaMD5": link.md5 or "",
         "sortOccurrence": str(sort),
         "owner": owner,
     }
@@ -277,7 +277,8 @@ class CsvPortal:
         return result
 
     def _superseded_row(self, link: MediaLink, match: Match) -> tuple[str, ...]:
-        old, new = link.previous_urls, link.urls
+        # the row the import inserted for the old path carries what the tool last wrote
+        old, new = (link.written.urls if link.written else None), link.urls
         return (
             "" if match.occid is None else str(match.occid),
             link.catalog,

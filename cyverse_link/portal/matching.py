@@ -4,12 +4,17 @@ Levels, tried in this order for each catalog number (only the sources in ``match
 
 1. ``catalogNumber`` exact, then with leading zeros ignored (both ways: file ``0001234`` finds
    ``1234`` and file ``1234`` finds ``0001234``);
-2. ``otherCatalogNumbers``: the free text is split on ``;``, ``|`` and ``,``; a token (or the
-   value part of a ``name: value`` token) must equal the number — ``ASU1`` never matches
-   ``ASU12``; exact first, then ignoring leading zeros;
-3. ``omoccuridentifiers.identifierValue``, exact then ignoring leading zeros.
+2. ``otherCatalogNumbers``: Symbiota's "other catalog numbers" are the field OR
+   ``omoccuridentifiers.identifierValue``, one level, as its own import does
+   (classes/OccurrenceImport.php ``getOccurrencePK`` ~379: ``o.otherCatalogNumbers = v OR
+   i.identifierValue = v``; the table is used where it exists). The free-text field is split
+   on ``;``, ``|`` and ``,``; a token (or the value part of a ``name: value`` token) must equal
+   the number — ``ASU1`` never matches ``ASU12``; exact first, then ignoring leading zeros;
+3. ``omoccuridentifiers`` alone (``match_on`` without ``otherCatalogNumbers``), exact then
+   ignoring leading zeros.
 
-The first level that finds anything decides: one occurrence → MATCHED, several → AMBIGUOUS.
+The first level that finds anything decides: one occurrence → MATCHED, several → AMBIGUOUS
+(a number in one record's field and another record's identifiers is ambiguous).
 Comparison is case-insensitive, like MariaDB's default collation. At most two queries per
 batch (see ``match_batch``), never one per file; every value is a bound parameter.
 """
@@ -127,9 +132,13 @@ def resolve_indexed(
     for source in SOURCES:
         if source not in match_on:
             continue
+        # the other-numbers level also covers omoccuridentifiers (module docstring)
+        covered = (source, SOURCES[2]) if source == SOURCES[1] else (source,)
         for normalized in modes:
             key = _norm_key(catalog) if normalized else _key(catalog)
-            hits = index.get((source, normalized), {}).get(key)
+            hits: dict[int, int | None] = {}
+            for each in covered:
+                hits.update(index.get((each, normalized), {}).get(key, {}))
             if not hits:
                 continue
             if len(hits) == 1:
@@ -190,7 +199,8 @@ def query_candidates(
                 in_coll, sa.or_(*(other.like(p, escape=_LIKE_ESCAPE) for p in patterns))
             )
         )
-    if "omoccuridentifiers" in sources and schema.identifiers is not None:
+    wants_identifiers = "omoccuridentifiers" in sources or "otherCatalogNumbers" in sources
+    if wants_identifiers and schema.identifiers is not None:
         ident = schema.identifiers
         value = ident.col("identifierValue")
         selects.append(

@@ -173,7 +173,8 @@ def detect_schema(
         sa.Table(tables["omoccurrences"], md, autoload_with=conn), occ_required, url_text
     )
     identifiers = None
-    if need_identifiers:
+    # otherCatalogNumbers covers omoccuridentifiers where the table exists (matching.py)
+    if need_identifiers or (need_other and "omoccuridentifiers" in tables):
         if "omoccuridentifiers" not in tables:
             raise PortalError(
                 f"identifiers.match_on lists omoccuridentifiers, but the database at {url_text} "

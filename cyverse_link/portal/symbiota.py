@@ -185,7 +185,9 @@ class SymbiotaDb:
         ``errors``; the others in ``written``. ``dry_run`` runs only SELECTs."""
         result = WriteResult()
         with self._connect() as conn:
-            ctx = Context(self._detected(conn), self.collid, self.create_skeletal)
+            ctx = Context(
+                self._detected(conn), self.collid, self.create_skeletal, self.strip_leading_zeros
+            )
             jobs: list[Job] = []
             seen: set[str] = set()
             for link, match in links:
@@ -330,6 +332,7 @@ class SymbiotaDb:
 def _merge(into: WriteResult, part: WriteResult) -> None:
     into.written.update(part.written)
     into.errors.update(part.errors)
+    into.notes.update(part.notes)
     into.inserted += part.inserted
     into.updated += part.updated
     into.unchanged += part.unchanged

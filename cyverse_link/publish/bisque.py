@@ -341,6 +341,7 @@ class BisqueProvider:
         derivatives: Mapping[Rendition, str],
         *,
         tags: Mapping[str, str] | None = None,
+        md5s: Mapping[str, str] | None = None,
     ) -> MediaUrls:
         if not original.startswith(f"/{self.zone}/"):
             raise PublishError(f"{original} is not in zone {self.zone!r}")
@@ -365,6 +366,9 @@ class BisqueProvider:
             original_url=links.archive if jpeg else links.large,
             archive_url=None if jpeg else links.archive,
             format="image/jpeg",
+            # the archive link serves the original's bytes; the large link is a rendition
+            # BisQue makes on request, whose MD5 no one knows
+            original_md5=(md5s or {}).get(original) if jpeg else None,
         )
 
     def publish_existing(self, resource: BisqueResource) -> BisqueResource:

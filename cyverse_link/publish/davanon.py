@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import mimetypes
 from collections.abc import Mapping
+from dataclasses import replace
 
 from cyverse_link.errors import PublishError
 from cyverse_link.models import MediaUrls
@@ -39,7 +40,18 @@ class DavAnonProvider:
         derivatives: Mapping[Rendition, str],
         *,
         tags: Mapping[str, str] | None = None,
+        md5s: Mapping[str, str] | None = None,
     ) -> MediaUrls:
+        urls = self._urls(original, derivatives)
+        # which of our objects originalUrl serves: the master, or its large (else web) JPEG
+        served = (
+            original
+            if urls.archive_url is None
+            else derivatives.get(Rendition.LARGE, derivatives.get(Rendition.WEB, original))
+        )
+        return replace(urls, original_md5=(md5s or {}).get(served))
+
+    def _urls(self, original: str, derivatives: Mapping[Rendition, str]) -> MediaUrls:
         original_url = self.url(original)
         rendered = {kind: self.url(path) for kind, path in derivatives.items()}
         thumb = rendered.get(Rendition.THUMB)

@@ -40,12 +40,17 @@ def build_metadata(flavour: Flavour) -> sa.MetaData:
     if flavour not in ("media", "images"):
         raise ValueError(f"flavour must be 'media' or 'images', not {flavour!r}")
     md = sa.MetaData()
+    new = flavour == "media"  # 3.2+; "images" is 3.0-3.1.x, where some neighbours differ too
     sa.Table("users", md, sa.Column("uid", UInt, primary_key=True, autoincrement=True))
     sa.Table(
         "taxa",
         md,
         sa.Column("tid", UInt, primary_key=True, autoincrement=True),
-        sa.Column("sciName", sa.String(250), nullable=False, server_default=""),
+        sa.Column("kingdomName", sa.String(45), nullable=not new, server_default=""),
+        sa.Column("rankID", sa.SmallInteger, server_default="0"),
+        sa.Column("sciName", sa.String(250), nullable=False),
+        sa.Column("unitName1", sa.String(50), nullable=False),
+        sa.Column("unitName2", sa.String(50)),
     )
     sa.Table(
         "schemaversion",
@@ -61,7 +66,7 @@ def build_metadata(flavour: Flavour) -> sa.MetaData:
         sa.Column("institutionCode", sa.String(45), nullable=False),
         sa.Column("collectionCode", sa.String(45)),
         sa.Column("collectionName", sa.String(150), nullable=False),
-        sa.Column("collType", sa.String(45), server_default="Preserved Specimens"),
+        sa.Column("collType", sa.String(45), nullable=False, server_default="Preserved Specimens"),
         sa.Column("managementType", sa.String(45), server_default="Snapshot"),
         sa.Column("securityKey", sa.String(45)),
         sa.Column("recordID", sa.String(45)),
@@ -100,12 +105,12 @@ def build_metadata(flavour: Flavour) -> sa.MetaData:
             sa.ForeignKey("omoccurrences.occid", ondelete="CASCADE", onupdate="CASCADE"),
             nullable=False,
         ),
-        sa.Column("identifierValue", _ci_string(75), nullable=False, index=True),
+        sa.Column("identifierValue", _ci_string(75 if new else 45), nullable=False, index=True),
         sa.Column("identifierName", sa.String(45), nullable=False, server_default=""),
-        sa.Column("format", sa.String(45)),
+        *((sa.Column("format", sa.String(45)),) if new else ()),
         sa.Column("notes", sa.String(250)),
         sa.Column("sortBy", sa.Integer),
-        sa.Column("recordID", sa.String(45)),
+        *((sa.Column("recordID", sa.String(45)),) if new else ()),
         sa.Column("modifiedUid", UInt, nullable=False),
         sa.Column("modifiedTimestamp", sa.DateTime),
         sa.Column("initialTimestamp", sa.TIMESTAMP, nullable=False, server_default=_now()),
@@ -213,8 +218,23 @@ def add_collection(
 
 
 def add_taxon(conn: sa.Connection, sciname: str, tid: int | None = None) -> int:
-    t = sa.table("taxa", sa.column("tid"), sa.column("sciName"))
-    values: dict[str, object] = {"sciName": sciname}
+    """Insert a ``taxa`` row with the unit names Symbiota requires (genus, epithet); a
+    binomial is rank 220 (species), a single name rank 180 (genus)."""
+    t = sa.table(
+        "taxa",
+        sa.column("tid"),
+        sa.column("sciName"),
+        sa.column("unitName1"),
+        sa.column("unitName2"),
+        sa.column("rankID"),
+    )
+    units = sciname.split()
+    values: dict[str, object] = {
+        "sciName": sciname,
+        "unitName1": units[0] if units else sciname,
+        "unitName2": units[1] if len(units) > 1 else None,
+        "rankID": 220 if len(units) > 1 else 180,
+    }
     if tid is not None:
         values["tid"] = tid
     result = conn.execute(t.insert().values(**values))

@@ -73,13 +73,17 @@ def test_link_writes_rows_and_a_rerun_changes_nothing(
     tif = rows[f"irods:{p['tif']}"]
     assert tif["url"] == dav(p["tif.web"]) and tif["originalUrl"] == dav(p["tif.large"])
     assert tif["archiveUrl"] == dav(p["tif"]) and "box%202" in tif["archiveUrl"]
-    assert tif["hashValue"] == md5(TIFF) and tif["sortOccurrence"] == 2
+    # hashValue describes the file at originalUrl: the large JPEG (issue 12.5)
+    large = md5(b"\xff\xd8\xff derivative tif.large")
+    assert tif["hashValue"] == tif["mediaMD5"] == large and tif["sortOccurrence"] == 2
     assert tif["format"] == "image/jpeg"
     if symbiota.flavour == "media":
         assert {r["mediaType"] for r in rows.values()} == {"image"}
-    # the server computed the missing checksum (and it was written as the hash)
+    # the server computed the missing checksum; the master's MD5 is the ledger's
     assert irods.server.object(p["tif"]).checksum == md5(TIFF)
     with Ledger(settings.state.db_url) as ledger:
+        tif_rec = ledger.get(ledger_key(p["tif"]))
+        assert tif_rec is not None and tif_rec.md5 == md5(TIFF)
         rec = ledger.get(ledger_key(p["jpg"]))
         assert rec is not None and rec.complete and rec.occid == symbiota.occ["ASU0001234"]
         assert rec.irods_path == p["jpg"] and rec.urls is not None

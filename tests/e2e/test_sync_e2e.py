@@ -156,9 +156,22 @@ def test_sync_to_sandbox_irods_and_mariadb(
         assert row["occid"] == occids[sample.catalog] and row["tid"]
         assert row["url"].startswith("https://data.cyverse.org/dav-anon/iplant/projects/")
         assert row["url"].endswith(".web.jpg") and row["thumbnailUrl"].endswith(".thumb.jpg")
-        assert (row["hashFunction"], row["hashValue"], row["mediaMD5"]) == ("MD5", md5, md5)
-        assert row["format"] == "image/jpeg" and row["recordID"]
         jpeg = sample.name.endswith(".jpg")
+        # hashValue/mediaMD5 describe the file at originalUrl (issue 12.5): the JPEG master,
+        # or for a TIFF/PNG master its large JPEG; the master's MD5 stays in the AVUs
+        at_original = md5
+        if not jpeg:
+            folder, name = f"{coll}/{sample.name}".rsplit("/", 1)
+            large = f"{name.rsplit('.', 1)[0]}.{md5[:8]}.large.jpg"
+            assert row["originalUrl"].endswith(f"/_derivatives/{large}")
+            at_original = irods.object(f"{folder}/_derivatives/{large}").checksum
+            assert at_original != md5
+        assert (row["hashFunction"], row["hashValue"], row["mediaMD5"]) == (
+            "MD5",
+            at_original,
+            at_original,
+        )
+        assert row["format"] == "image/jpeg" and row["recordID"]
         assert (row["archiveUrl"] is None) == jpeg
         assert row["originalUrl"].endswith(".jpg")  # the JPEG original or the large derivative
         if flavour == "media":

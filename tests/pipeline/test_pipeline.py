@@ -3,6 +3,7 @@ store and portal: stages, resume after a kill, changed content, batching, error 
 
 from __future__ import annotations
 
+import hashlib
 import io
 import os
 from pathlib import Path
@@ -49,6 +50,10 @@ def image(color: tuple[int, int, int], fmt: str = "JPEG") -> bytes:
     buf = io.BytesIO()
     Image.new("RGB", (600, 400), color).save(buf, fmt)
     return buf.getvalue()
+
+
+def md5(data: bytes) -> str:
+    return hashlib.md5(data).hexdigest()
 
 
 @pytest.fixture
@@ -198,6 +203,13 @@ def test_changed_image_gets_new_path_and_updates_its_row(tmp_path: Path, drop: P
     w.run()
     old = f"{COLL}/ASU0000001.jpg"
     old_bytes = w.store.read(old)
+    first_urls = w.ledger()["ASU0000001.jpg"].urls
+    # hashValue is of the file at originalUrl: a TIFF's large JPEG, not the TIFF (issue 12.5)
+    _, tif = w.portal.rows[f"irods:{COLL}/box1/ASU0000002.tif"]
+    large = tif.urls.original_url.rsplit("/", 1)[-1]
+    assert large.endswith(".large.jpg")
+    assert tif.md5 == md5(w.store.read(f"{COLL}/box1/_derivatives/{large}"))
+    assert tif.md5 != w.ledger()["box1/ASU0000002.tif"].md5
     f = drop / "ASU0000001.jpg"
     f.write_bytes(image((10, 20, 250)))
     touch_later(f)
@@ -209,6 +221,8 @@ def test_changed_image_gets_new_path_and_updates_its_row(tmp_path: Path, drop: P
     assert f"irods:{old}" not in w.portal.rows  # row moved, not duplicated
     occ, lk = w.portal.rows[f"irods:{new}"]
     assert occ == 101 and lk.previous_source_identifier == f"irods:{old}"
+    # the writer is told what the tool wrote last, to tell a curator's changes from its own
+    assert lk.written is not None and (lk.written.urls, lk.written.occid) == (first_urls, 101)
     md5_8 = w.ledger()["ASU0000001.jpg"].md5[:8]
     assert f".{md5_8}.web.jpg" in lk.urls.url  # new content, new derivative URLs
     # a third change versions again; the original name keeps its first bytes

@@ -16,8 +16,8 @@ from cyverse_link.sandbox.symbiota_schema import (
     add_taxon,
 )
 
-COLLID = 1
-OTHER_COLLID = 2
+COLLID = 7  # as on the real fixture portals (tests/conftest.py REAL_COLLECTIONS)
+OTHER_COLLID = 8
 
 
 @dataclass
@@ -30,6 +30,7 @@ class Portal:
     occ: dict[str, int] = field(default_factory=dict)  # label → occid
     tid: int = 0
     opened: list[SymbiotaDb] = field(default_factory=list)
+    real: bool = False  # a real Symbiota database (its own schema files), shared and cleared
 
     @property
     def media(self) -> str:
@@ -59,9 +60,10 @@ class Portal:
 
 def seed(p: Portal) -> None:
     with p.engine.begin() as conn:
-        add_collection(conn, institution_code="ASU", collection_code="PLANTS", collid=COLLID)
-        add_collection(conn, institution_code="NY", collection_code="VP", collid=OTHER_COLLID)
-        p.tid = add_taxon(conn, "Quercus alba")
+        if not p.real:  # the real portals were started with both collections
+            add_collection(conn, institution_code="ASU", collection_code="PLANTS", collid=COLLID)
+            add_collection(conn, institution_code="NY", collection_code="VP", collid=OTHER_COLLID)
+        p.tid = taxon(conn, "Quercus alba")
         o = p.occ
         o["padded"] = add_occurrence(conn, COLLID, "ASU0001234", tid=p.tid)
         o["bare"] = add_occurrence(conn, COLLID, "5678")
@@ -76,6 +78,12 @@ def seed(p: Portal) -> None:
         o["z001"] = add_occurrence(conn, COLLID, "Z001")
         o["pri_cat"] = add_occurrence(conn, COLLID, "PRI1")
         o["pri_other"] = add_occurrence(conn, COLLID, "P2", other_catalog_numbers="PRI1")
+        # Symbiota's "other catalog numbers" are the field OR omoccuridentifiers (one level)
+        o["same_field"] = add_occurrence(conn, COLLID, "S1", other_catalog_numbers="SAME5")
+        o["same_ident"] = add_occurrence(conn, COLLID, "S2", identifiers=[("accession", "SAME5")])
+        o["both"] = add_occurrence(
+            conn, COLLID, "S3", other_catalog_numbers="BOTH6", identifiers=["BOTH6"]
+        )
         o["foreign"] = add_occurrence(
             conn,
             OTHER_COLLID,
@@ -83,6 +91,13 @@ def seed(p: Portal) -> None:
             other_catalog_numbers="ASU4343",
             identifiers=["ASU4444"],
         )
+
+
+def taxon(conn: sa.Connection, sciname: str) -> int:
+    """The tid of ``sciname``, added if missing (a shared real portal keeps its taxa)."""
+    found = conn.execute(sa.text("SELECT tid FROM taxa WHERE sciName = :n"), {"n": sciname})
+    tid = found.scalar()
+    return int(tid) if tid is not None else add_taxon(conn, sciname)
 
 
 def link(catalog: str, name: str | None = None, **urls: Any) -> MediaLink:

@@ -10,7 +10,7 @@ from pathlib import Path
 from php_csv import read_with_php
 from symbiota_helpers import link
 
-from cyverse_link.models import Match, MatchStatus, MediaUrls
+from cyverse_link.models import Match, MatchStatus, MediaUrls, Written
 from cyverse_link.portal.csvfile import COLUMNS, SUPERSEDED_COLUMNS, CsvPortal
 
 
@@ -164,7 +164,7 @@ def test_changed_image_is_written_and_its_old_row_listed_as_superseded(tmp_path:
     new = replace(
         link("A1", "A1.v0123abcd.jpg"),
         previous_source_identifier="irods:/iplant/home/shared/demo/A1.jpg",
-        previous_urls=old_urls,
+        written=Written(old_urls, 1, 3),
     )
     result = portal.write([(new, portal.match(["A1"])["A1"])])
     assert result.written == {new.source_identifier: 3}

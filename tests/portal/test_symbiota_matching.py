@@ -83,9 +83,25 @@ def test_other_collections_never_match(portal: Portal) -> None:
 
 def test_match_on_limits_the_sources(portal: Portal) -> None:
     assert one(portal, "ASU777", match_on=["catalogNumber"]).status is U
-    assert one(portal, "ID-9000", match_on=["catalogNumber", "otherCatalogNumbers"]).status is U
+    assert one(portal, "ID-9000", match_on=["catalogNumber"]).status is U
     assert one(portal, "ID-9000", match_on=["omoccuridentifiers"]).status is M
     assert one(portal, "ASU0001234", match_on=["otherCatalogNumbers"]).status is U
+
+
+OTHER_RULE = ["catalogNumber", "otherCatalogNumbers"]
+
+
+def test_other_numbers_cover_omoccuridentifiers_as_symbiota_does(portal: Portal) -> None:
+    """Symbiota's own rule (classes/OccurrenceImport.php, getOccurrencePK ~379):
+    ``o.otherCatalogNumbers = v OR omoccuridentifiers.identifierValue = v``, one level."""
+    assert one(portal, "ID-9000", match_on=OTHER_RULE).occids == (portal.occ["ident"],)
+    assert one(portal, "id-09000", match_on=OTHER_RULE).occids == (portal.occ["ident"],)
+    same = one(portal, "SAME5", match_on=OTHER_RULE)  # the field on one, identifiers on another
+    assert same.status is A
+    assert set(same.occids) == {portal.occ["same_field"], portal.occ["same_ident"]}
+    assert one(portal, "BOTH6", match_on=OTHER_RULE).occids == (portal.occ["both"],)
+    assert one(portal, "ID-9000", match_on=["otherCatalogNumbers"]).status is M
+    assert one(portal, "PRI1", match_on=OTHER_RULE).occids == (portal.occ["pri_cat"],)
 
 
 def test_strip_leading_zeros_off(portal: Portal) -> None:

@@ -6,9 +6,11 @@ import uuid
 from dataclasses import replace
 
 import sqlalchemy as sa
-from symbiota_helpers import OTHER_COLLID, Portal, link
+from symbiota_helpers import COLLID, OTHER_COLLID, Portal, link
 
-from cyverse_link.models import Match, MatchStatus, MediaLink
+from cyverse_link.config import IdentifierSettings
+from cyverse_link.identifiers import IdentifierParser
+from cyverse_link.models import Match, MatchStatus, MediaLink, Written
 from cyverse_link.portal.symbiota import SymbiotaDb
 
 
@@ -62,8 +64,13 @@ def test_rewrite_is_idempotent_and_updates_in_place(portal: Portal) -> None:
     before = portal.rows()
     again = db.write(mapped(db, links))
     assert (again.inserted, again.updated, again.unchanged) == (0, 0, 2)
+    # the ledger's record of the first write lets the tool replace its own values
+    last = Written(links[0].urls, None, portal.occ["padded"])
     moved = [
-        link("ASU1234", url="https://new/web.jpg", thumbnail_url="https://new/tn.jpg"),
+        replace(
+            link("ASU1234", url="https://new/web.jpg", thumbnail_url="https://new/tn.jpg"),
+            written=last,
+        ),
         links[1],
     ]
     result = db.write(mapped(db, moved))
@@ -121,7 +128,11 @@ def test_failing_batch_is_rolled_back_and_retried_per_link(portal: Portal) -> No
     db.write(mapped(db, [existing]))
     _reject_url(portal, "https://bad/reject.jpg")
     new = link("ASU1234")
-    broken = link("5678", url="https://bad/reject.jpg")  # an UPDATE the database refuses
+    # an UPDATE the database refuses (of the tool's own row: the ledger has its last write)
+    broken = replace(
+        link("5678", url="https://bad/reject.jpg"),
+        written=Written(existing.urls, None, portal.occ["bare"]),
+    )
     result = db.write(mapped(db, [new, broken]))
     # the batch's INSERT ran first and was rolled back; the retry inserted it again, once
     assert (result.inserted, result.updated, result.unchanged) == (1, 0, 0)
@@ -187,7 +198,7 @@ def test_skeletal_records(portal: Portal) -> None:
     occ = _occurrences(portal, "NEW1")
     assert len(occ) == 1  # one skeletal record for both images, across batches
     rec = occ[0]
-    assert rec["collid"] == 1 and rec["processingStatus"] == "unprocessed"
+    assert rec["collid"] == COLLID and rec["processingStatus"] == "unprocessed"
     assert rec["recordEnteredBy"] == "cyverse_link" and rec["dateEntered"] is not None
     assert uuid.UUID(rec["recordID"]).version == 4
     rows = portal.rows()
@@ -208,7 +219,10 @@ def test_dry_run_writes_nothing_but_counts_the_same(portal: Portal) -> None:
     db.write(mapped(db, [link("5678")]))
     before = portal.rows()
     links = [
-        link("5678", url="https://new/w.jpg"),
+        replace(
+            link("5678", url="https://new/w.jpg"),
+            written=Written(link("5678").urls, None, portal.occ["bare"]),
+        ),
         link("ASU1234"),
         link("NEW9"),
         link("NEW9", "b.jpg"),
@@ -237,7 +251,7 @@ def test_an_occurrence_of_another_collection_is_refused(portal: Portal) -> None:
     db = portal.db()
     stale = Match("ASU4242", MatchStatus.MATCHED, (portal.occ["foreign"],))
     result = db.write([(link("ASU4242"), stale)])
-    assert "not in collection 1" in next(iter(result.errors.values()))
+    assert f"not in collection {COLLID}" in next(iter(result.errors.values()))
     assert portal.rows() == []
     other = portal.db(collid=OTHER_COLLID)
     assert other.write(mapped(other, [link("ASU4242")])).inserted == 1
@@ -248,7 +262,7 @@ def test_many_batches(portal: Portal) -> None:
         from cyverse_link.sandbox.symbiota_schema import add_occurrence
 
         for i in range(25):
-            add_occurrence(conn, 1, f"BULK{i:04d}")
+            add_occurrence(conn, COLLID, f"BULK{i:04d}")
     db = portal.db(batch_size=7)
     links = [link(f"BULK{i}") for i in range(25)]
     result = db.write(mapped(db, links))
@@ -282,3 +296,138 @@ def test_changed_content_updates_the_row_of_the_previous_path(portal: Portal) ->
     # no earlier row (e.g. it was never linked): a plain insert
     fresh = replace(link("5678", "X5678.v1.jpg"), previous_source_identifier="irods:/nope")
     assert db.write(mapped(db, [fresh])).inserted == 1
+
+
+PARSE = IdentifierParser(IdentifierSettings())
+
+
+def named(*names: str) -> list[MediaLink]:
+    """Links for file names, catalog numbers parsed as sync parses them."""
+    out = []
+    for name in names:
+        found = PARSE(name)
+        assert found is not None
+        out.append(link(found[0], name))
+    return out
+
+
+def test_one_skeletal_record_per_normalised_number(portal: Portal) -> None:
+    """Issue 13.5: case, leading zeros and suffixes name one specimen, not three."""
+    db = portal.db(create_skeletal=True, batch_size=2)
+    links = named("ASU0000099.jpg", "asu0000099_b.jpg", "ASU99_c.jpg")
+    dry = db.write(mapped(db, links), dry_run=True)
+    assert dry.skeletal_created == 1
+    result = db.write(mapped(db, links))
+    assert not result.errors
+    assert (result.inserted, result.skeletal_created) == (3, 1)
+    occids = {r["occid"] for r in portal.rows()}
+    assert len(occids) == 1
+    created = portal.scalar(
+        "SELECT COUNT(*) FROM omoccurrences WHERE processingStatus = 'unprocessed'"
+    )
+    assert created == 1
+    record = _occurrences(portal, "ASU0000099")
+    assert [r["occid"] for r in record] == list(occids)  # the first spelling in sorted order
+    # a later image of that number maps to the record like any other
+    later = named("asu099_d.jpg")
+    assert db.match(["asu099"])["asu099"].occids == tuple(occids)
+    again = db.write(mapped(db, later))
+    assert (again.inserted, again.skeletal_created) == (1, 0)
+
+
+def test_skeletal_records_keep_zeros_apart_when_they_count(portal: Portal) -> None:
+    db = portal.db(create_skeletal=True, strip_leading_zeros=False)
+    result = db.write(mapped(db, named("ASU0099.jpg", "asu0099_b.jpg", "ASU99.jpg")))
+    assert not result.errors
+    assert result.skeletal_created == 2  # case still does not count (the portal's collation)
+    assert len({r["occid"] for r in portal.rows()}) == 2
+
+
+def _curator_row(p: Portal, occid: int, **values: object) -> int:
+    """A media row as a curator makes it in the portal's image editor."""
+    cols = {"occid": occid, "sortOccurrence": 5, "format": "image/jpeg", **values}
+    if p.flavour == "media":
+        cols["mediaType"] = "image"
+    names = ", ".join(cols)
+    params = ", ".join(f":{k}" for k in cols)
+    with p.engine.begin() as conn:
+        conn.execute(sa.text(f"INSERT INTO {p.media} ({names}) VALUES ({params})"), cols)
+    return int(p.scalar(f"SELECT MAX({p.media_id}) FROM {p.media}"))
+
+
+def test_curator_row_pointing_at_the_file_is_recognised_by_url(portal: Portal) -> None:
+    """Issue 13.10: a row without our sourceIdentifier whose URL is the file's: no second row."""
+    db = portal.db()
+    lk = link("ASU1234")
+    for field, value in [
+        ("originalUrl", lk.urls.original_url),
+        ("url", lk.urls.url),
+        ("thumbnailUrl", lk.urls.thumbnail_url),
+    ]:
+        symbiota_clear_media(portal)
+        media_id = _curator_row(portal, portal.occ["bare"], **{field: value}, caption="mine")
+        before = portal.rows()
+        result = db.write(mapped(db, [lk]))
+        assert (result.inserted, result.updated, result.unchanged) == (0, 0, 1), field
+        assert result.written == {lk.source_identifier: portal.occ["bare"]}
+        note = result.notes[lk.source_identifier]
+        assert f"media row {media_id}" in note and "did not write" in note
+        assert portal.rows() == before  # untouched, sourceIdentifier still empty
+
+
+def symbiota_clear_media(p: Portal) -> None:
+    with p.engine.begin() as conn:
+        conn.execute(sa.text(f"DELETE FROM {p.media}"))
+
+
+def test_curator_row_with_our_source_identifier_is_not_overwritten(portal: Portal) -> None:
+    """Issue 13.10: no record of writing it, and it holds other values: a curator's row."""
+    db = portal.db()
+    lk = link("ASU1234")
+    _curator_row(
+        portal,
+        portal.occ["padded"],
+        sourceIdentifier=lk.source_identifier,
+        url="https://portal.example/imglib/ASU1234_web.jpg",
+        originalUrl=lk.urls.original_url,
+        sortOccurrence=9,
+    )
+    result = db.write(mapped(db, [lk]))
+    assert result.inserted == 0
+    (row,) = portal.rows()
+    assert row["url"] == "https://portal.example/imglib/ASU1234_web.jpg"
+    assert row["sortOccurrence"] == 9
+    assert row["originalUrl"] == lk.urls.original_url
+    assert row["thumbnailUrl"] is None  # also something the curator set (nothing)
+    note = result.notes[lk.source_identifier]
+    assert "url" in note and "sortOccurrence" in note and "left as they are" in note
+    # the tool's own fields are still the tool's
+    assert row["hashValue"] == lk.md5
+
+
+def test_fields_a_curator_changed_after_the_tool_wrote_are_kept(portal: Portal) -> None:
+    db = portal.db()
+    first = link("ASU1234")
+    db.write(mapped(db, [first]))
+    with portal.engine.begin() as conn:  # the curator reorders the image and moves the web URL
+        conn.execute(
+            sa.text(f"UPDATE {portal.media} SET url = 'https://mine/web.jpg', sortOccurrence = 1")
+        )
+    written = Written(first.urls, None, portal.occ["padded"])
+    second = replace(
+        link("ASU1234", url="https://new/web.jpg", thumbnail_url="https://new/tn.jpg"),
+        written=written,
+    )
+    result = db.write(mapped(db, [second]))
+    assert result.updated == 1
+    (row,) = portal.rows()
+    assert (row["url"], row["sortOccurrence"]) == ("https://mine/web.jpg", 1)
+    assert row["thumbnailUrl"] == "https://new/tn.jpg"  # unchanged by the curator: the tool's
+    assert "url, sortOccurrence" in result.notes[second.source_identifier]
+    # a curator who moved the row to another specimen keeps it there
+    with portal.engine.begin() as conn:
+        conn.execute(sa.text(f"UPDATE {portal.media} SET occid = :o"), {"o": portal.occ["bare"]})
+    third = replace(second, written=Written(second.urls, None, portal.occ["padded"]))
+    result = db.write(mapped(db, [third]))
+    assert result.written[third.source_identifier] == portal.occ["bare"]
+    assert portal.rows()[0]["occid"] == portal.occ["bare"]

@@ -123,3 +123,26 @@ def test_bodies() -> None:
         "catalogNumber": ["X1"],
         "collid": ["7"],
     }
+
+
+@pytest.mark.parametrize(
+    ("name", "kinds", "served"),
+    [
+        ("ASU1.jpg", (Rendition.WEB, Rendition.THUMB), "master"),
+        ("ASU2.tif", (Rendition.WEB, Rendition.THUMB, Rendition.LARGE), Rendition.LARGE),
+        ("ASU3.png", (Rendition.WEB,), Rendition.WEB),
+        ("ASU4.png", (), "master"),
+    ],
+)
+def test_davanon_original_md5_is_of_the_file_at_original_url(
+    name: str, kinds: tuple[Rendition, ...], served: object
+) -> None:
+    """Issue 12.5: hashValue describes the file at originalUrl (Symbiota's loader hashes that
+    file, ImageLocalProcessor.php ~650), so a TIFF's is its large JPEG's."""
+    original = f"{COLL}/{name}"
+    paths = derivs(original, *kinds)
+    md5s = {original: "m" * 32, **{p: k.value * 4 for k, p in paths.items()}}
+    urls = DavAnonProvider(BASE).urls_for(original, paths, md5s=md5s)
+    want = md5s[original] if served == "master" else md5s[paths[served]]  # type: ignore[index]
+    assert urls.original_md5 == want
+    assert DavAnonProvider(BASE).urls_for(original, paths).original_md5 is None  # unknown

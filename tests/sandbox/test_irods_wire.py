@@ -158,3 +158,27 @@ def test_genquery_close_and_bare_eof(raw: Raw, server: SandboxIrods) -> None:
     again = Raw(server)
     assert again.connect().status == 0
     again.sock.close()
+
+
+def test_genquery_reply_packs_as_python_irodsclient_packs_it() -> None:
+    from irods.message import GenQueryResponse, GenQueryResponseColumn
+
+    from cyverse_link.sandbox.irods.protocol import GenQueryOut
+
+    rows = [("a&b", "1"), ("<x>'\"", ""), ("ünï", "22")]
+    ours = GenQueryOut([403, 407], rows, 3, 7).pack()
+    theirs = GenQueryResponse(
+        rowCnt=3,
+        attriCnt=2,
+        continueInx=3,
+        totalRowCount=7,
+        SqlResult_PI=[
+            GenQueryResponseColumn(
+                attriInx=col,
+                reslen=max(len(r[i]) for r in rows) + 1,
+                value=[r[i] for r in rows],
+            )
+            for i, col in enumerate([403, 407])
+        ],
+    ).pack()
+    assert ours == theirs

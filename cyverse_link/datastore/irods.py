@@ -10,9 +10,11 @@ Connections (CyVerse's proxy rejects the 11th concurrent one per address):
   one briefly for ``check_irods``. ``open_connections()`` reports the live count.
 
 Round trips (measured against the sandbox, both personas): a put of up to 8 MiB is 5 requests
-(open, 2 lseeks, 1 write, close; the server verifies the MD5 at close, so no read-back; PRC's
-own ``put`` would add 2 GenQueries; a store's first put reads the checksum back once), +1 write
-per further 8 MiB. ``set_metadata`` is
+(open, 2 lseeks, 1 write, close) on iRODS >= 4.3, where the close itself compares the stored
+bytes' MD5 with ours (``verifyChksum``), and 6 on 4.2.x, where the close only registers it and
+one GenQuery reads it back (``irods_ops.checksum_options`` says why, with the server source);
+PRC's own ``put`` would add 2 GenQueries; a store's first put on 4.3 reads the checksum back
+once. +1 write per further 8 MiB. ``set_metadata`` is
 1 GenQuery + 1 atomic call (1 when unchanged, or with ``new=True``); ``make_public`` 1;
 ``make_tree_public`` 2; ``is_public`` 2 (1 once the anonymous id is cached); a new
 ``ensure_collection`` 2, a known one 0; ``list_children`` 1 per 500 objects; listing 1,202
@@ -31,7 +33,6 @@ from pathlib import Path
 from typing import Any
 
 from irods import exception as ex
-from irods import keywords as kw
 from irods.access import iRODSAccess
 from irods.column import Like
 from irods.message import RErrorStack
@@ -51,6 +52,7 @@ from cyverse_link.datastore.irods_ops import (
     _scan_avu,
     _send,
     _stat,
+    checksum_options,
 )
 from cyverse_link.errors import (
     ChecksumMismatch,
@@ -234,9 +236,7 @@ class IrodsStore:
         if not local.is_file():
             raise TransferFailed(f"cannot upload {local}: not a readable file", retryable=False)
         size = local.stat().st_size
-        # Overwrite; the server computes the MD5 at close, compares it with ours and refuses the
-        # close on a difference (USER_CHKSUM_MISMATCH, re-sent below), else registers it.
-        options = {kw.REG_CHKSUM_KW: "", kw.VERIFY_CHKSUM_KW: md5}
+        options, read_back = checksum_options(self._version_tuple(), md5)
         error: DataStoreError | None = None
         cause: BaseException | None = None
         for attempt in range(self._settings.retries + 1):
@@ -258,26 +258,35 @@ class IrodsStore:
             except Exception as exc:
                 session.cleanup()
                 raise translate(exc, "uploading", remote) from exc
-            # No read-back of the catalog checksum (it was a GenQuery per file): the close
-            # succeeded only because the server hashed the bytes it stored, found that hash
-            # equal to ``md5`` (verifyChksum) and registered that same hash as the replica's
-            # checksum. A mismatch never reaches this line. The sandbox's corrupt_checksum
-            # fault corrupts the hash the server computes, so it is caught the same way
-            # (tests/contract: test_corrupt_checksum_*). The comparison needs the catalog to
-            # use MD5 (CyVerse does; a SHA-256 zone would not compare an MD5): the first
-            # upload of each store reads the checksum back once to make sure.
-            if not self._md5_confirmed:
+            if read_back:
+                # 4.2.x: the close registered the hash of the bytes it stored, uncompared;
+                # one GenQuery reads it back and a difference re-sends like a refused close.
+                registered = self._registered(session, remote)
+                if registered != md5:
+                    error, cause = _mismatch(remote, md5), None
+                    continue
+            elif not self._md5_confirmed:
+                # >= 4.3: the close succeeded only because the server hashed the stored bytes
+                # and found ``md5``. That needs a zone that registers MD5 (CyVerse does; a
+                # SHA-256 zone under a strict hash policy would not compare): the first upload
+                # of each store reads the checksum back once to make sure.
                 self._confirm_md5(session, remote, md5)
             return RemoteObject(remote, size, md5, None)
         assert error is not None
         raise error from cause
 
-    def _confirm_md5(self, session: iRODSSession, remote: str, md5: str) -> None:
+    def _version_tuple(self) -> tuple[int, ...]:
+        return tuple(int(p) for p in self.server_version().split("."))
+
+    def _registered(self, session: iRODSSession, remote: str) -> str | None:
         try:
             found = _stat(session, remote)
         except Exception as exc:
             raise translate(exc, "reading the checksum of", remote) from exc
-        got = found.checksum if found else None
+        return found.checksum if found else None
+
+    def _confirm_md5(self, session: iRODSSession, remote: str, md5: str) -> None:
+        got = self._registered(session, remote)
         if got != md5:
             raise ChecksumMismatch(
                 f"{remote}: the data store registered checksum {got or 'none'} for a file "

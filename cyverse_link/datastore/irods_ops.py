@@ -12,6 +12,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from irods import keywords as kw
 from irods.column import Criterion
 from irods.models import Collection, DataObject, DataObjectMeta
 from irods.session import iRODSSession
@@ -30,6 +31,32 @@ class _Replica:
     checksum: str | None
     modified: datetime | None
     good: bool
+
+
+def checksum_options(server: tuple[int, ...], md5: str) -> tuple[dict[str, str], bool]:
+    """The open keywords that make a server check an upload's bytes, and whether the client
+    must read the registered checksum back after the close to know.
+
+    A server keeps one checksum flag per open descriptor and ``regChksum`` wins over
+    ``verifyChksum`` (irods/irods 4.3.1 server/core/src/objDesc.cpp ~826-833; 4.2.8 same file,
+    ``fillL1desc`` ~202-210), so sending both never compares anything.
+
+    * >= 4.3.0: ``verifyChksum`` alone. The close hashes the stored bytes and refuses with
+      USER_CHKSUM_MISMATCH on a difference, for a new object and an overwrite alike (4.3.1
+      server/api/src/rsDataObjClose.cpp ``perform_checksum_operation_for_finalize`` ~188-190
+      → server/core/src/finalize_utilities.cpp ``verify_checksum`` ~106-134; the PUT_OPR
+      branch ~486-493 compares too; unchanged through 5.0.2). On success it registers that
+      hash. No read-back.
+    * 4.2.x: ``verifyChksum`` is not enough: when the object already has a checksum the close
+      turns the flag into REG_CHKSUM (4.2.8 server/api/src/rsDataObjClose.cpp ~447-453), and
+      with a value equal to the old checksum it keeps the old one without registering the new
+      hash (``procChksumForClose`` ~979-997), so damaged bytes could even read back as right.
+      ``regChksum`` with an empty value always hashes the stored bytes and registers that hash
+      (~979-1016); one GenQuery then reads it back and the client compares.
+    """
+    if server >= (4, 3, 0):
+        return {kw.VERIFY_CHKSUM_KW: md5}, False
+    return {kw.REG_CHKSUM_KW: ""}, True
 
 
 def _send(session: iRODSSession, local: Path, remote: str, options: Mapping[str, str]) -> None:

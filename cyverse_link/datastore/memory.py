@@ -39,6 +39,7 @@ class MemoryFaults:
 
     drops_left: int = 0  # put attempts still to cut off mid-write
     corrupt: Counter[str] = field(default_factory=Counter)  # path -> bad checksums to register
+    damage: Counter[str] = field(default_factory=Counter)  # path -> uploads to damage in transit
     unavailable: bool = False  # every call raises ServiceUnavailable
     denied: list[str] = field(default_factory=list)  # path prefixes the user may not write
 
@@ -49,6 +50,11 @@ class MemoryFaults:
     def corrupt_checksum(self, path: str, times: int = 1) -> None:
         """Register a wrong checksum for the next ``times`` uploads of ``path``."""
         self.corrupt[path] += times
+
+    def damage_in_transit(self, path: str, times: int = 1) -> None:
+        """Flip one byte of the next ``times`` uploads of ``path`` on the way in: the stored
+        bytes and the checksum computed over them are the damaged ones."""
+        self.damage[path] += times
 
     def deny(self, prefix: str) -> None:
         """Refuse writes at or below ``prefix`` (PermissionDenied)."""
@@ -170,11 +176,16 @@ class MemoryStore:
                         f"connection dropped while uploading {remote}; retry the run later"
                     )
                     continue
-                checksum = _md5(data)
+                stored = data
+                if self.faults.damage[remote] and data:
+                    self.faults.damage[remote] -= 1
+                    middle = len(data) // 2
+                    stored = data[:middle] + bytes([data[middle] ^ 0x5A]) + data[middle + 1 :]
+                checksum = _md5(stored)
                 if self.faults.corrupt[remote]:
                     self.faults.corrupt[remote] -= 1
                     checksum = _md5(b"corrupt:" + data)
-                obj = self._store(remote, data, checksum)
+                obj = self._store(remote, stored, checksum)
                 if checksum == md5:
                     return RemoteObject(remote, len(data), checksum, obj.modified)
                 error = _mismatch(remote, md5, checksum)

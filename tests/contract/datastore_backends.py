@@ -83,6 +83,19 @@ class Backend:
             for _ in range(times):
                 self.server.faults.corrupt_checksum(path)
 
+    def damage_in_transit(self, path: str, times: int = 1) -> None:
+        """Flip one byte of each of the next ``times`` uploads of ``path`` before the store
+        hashes it (sandbox: in the stored blob, before the server's close)."""
+        if self.server is None:
+            self.store.faults.damage_in_transit(path, times)
+        else:
+            self.server.faults.damage_upload(path, times)
+
+    def stored_bytes(self, path: str) -> bytes:
+        if self.server is None:
+            return bytes(self.store._objects[path].data)
+        return bytes(self.server.object(path).data)
+
     def anonymous_can_read(self, path: str) -> bool:
         """Memory: the ACL. Sandbox: log in as ``anonymous`` (empty password) and read."""
         if self.server is None:

@@ -230,6 +230,43 @@ def test_corrupt_checksum_beyond_retries_raises(backend: Backend, tmp_path: Path
         backend.store.put(local, remote, md5_of(local))
 
 
+def test_bytes_damaged_in_transit_are_resent(backend: Backend, tmp_path: Path) -> None:
+    """One byte flipped on the way in (the server hashes the damaged bytes): the put must not
+    succeed with them; it re-sends, and the stored bytes end up exactly the file's."""
+    local = write(tmp_path, "f", os.urandom(200_000))
+    remote = f"{backend.root}/dmg.jpg"
+    backend.damage_in_transit(remote, times=1)
+    got = backend.store.put(local, remote, md5_of(local))
+    assert got.checksum == md5_of(local)
+    assert backend.stored_bytes(remote) == local.read_bytes()
+    assert backend.store.checksum(remote) == md5_of(local)
+
+
+def test_overwrite_damaged_in_transit_is_resent(backend: Backend, tmp_path: Path) -> None:
+    """The same file sent again over an object that already holds it (4.2.8 keeps the old
+    checksum when the given one equals it, whatever bytes arrived)."""
+    local = write(tmp_path, "f", os.urandom(100_000))
+    remote = f"{backend.root}/again.jpg"
+    backend.store.put(local, remote, md5_of(local))
+    backend.damage_in_transit(remote, times=1)
+    assert backend.store.put(local, remote, md5_of(local)).checksum == md5_of(local)
+    assert backend.stored_bytes(remote) == local.read_bytes()
+
+
+def test_bytes_damaged_on_every_attempt_fail_the_put(backend: Backend, tmp_path: Path) -> None:
+    local = write(tmp_path, "f", os.urandom(50_000))
+    remote = f"{backend.root}/always.jpg"
+    backend.damage_in_transit(remote, times=RETRIES + 1)
+    with pytest.raises(ChecksumMismatch, match=md5_of(local)):
+        backend.store.put(local, remote, md5_of(local))
+    assert backend.stored_bytes(remote) != local.read_bytes()
+    listed = {o.path: o.checksum for o in backend.store.list(backend.root)}
+    assert listed.get(remote) != md5_of(local)  # nothing says it arrived intact
+    # the fault is gone: the next put repairs it
+    assert backend.store.put(local, remote, md5_of(local)).checksum == md5_of(local)
+    assert backend.stored_bytes(remote) == local.read_bytes()
+
+
 def test_wrong_local_md5_is_never_reported_uploaded(backend: Backend, tmp_path: Path) -> None:
     local = write(tmp_path, "f", b"changed after hashing")
     with pytest.raises(ChecksumMismatch):

@@ -87,9 +87,10 @@ def test_corrupt_checksum_next_store_only(
     assert server.object(target).checksum not in (None, good)
     sess.data_objects.put(src(tmp_path, data), target, num_threads=1, **PUT, regChksum="")
     assert server.object(target).checksum == good
-    server.faults.corrupt_checksum(target)
+    fresh = f"{HOME}/c2.bin"  # a new object: both personas compare (test_irods_checksums.py)
+    server.faults.corrupt_checksum(fresh)
     with pytest.raises(USER_CHKSUM_MISMATCH):
-        sess.data_objects.put(src(tmp_path, data), target, num_threads=1, **PUT, verifyChksum=good)
+        sess.data_objects.put(src(tmp_path, data), fresh, num_threads=1, **PUT, verifyChksum=good)
     sess.cleanup()
 
 
@@ -146,16 +147,24 @@ def test_unknown_api_number(alice: iRODSSession) -> None:
             conn.recv()
 
 
-@pytest.mark.slow
-def test_parallel_transfer_is_refused_on_431(tmp_path: Path) -> None:
-    """APIs 20000/20004 answer -12000: a > 32 MiB put must use num_threads=1."""
-    with SandboxIrods(persona="4.3.1", users=USERS) as srv:
+def test_parallel_transfer_apis_are_absent_on_428(tmp_path: Path) -> None:
+    """4.2.8 has no 20000/20004 (PRC needs 4.2.9): a > 32 MiB put goes single stream."""
+    with SandboxIrods(persona="4.2.8", users=USERS) as srv:
         sess = iRODSSession(
             host=srv.host, port=srv.port, user="alice", password="alice-pw", zone="iplant"
         )
         try:
-            with pytest.raises(SYS_UNMATCHED_API_NUM):
-                sess.data_objects.put(src(tmp_path, b"\0" * (33 << 20)), f"{HOME}/p.bin", **PUT)
+            data = b"\1" * (33 << 20)
+            sess.data_objects.put(src(tmp_path, data), f"{HOME}/p.bin", num_threads=4, **PUT)
+            assert srv.object(f"{HOME}/p.bin").data == data
+            assert srv.stats.requests.get(20000, 0) == 0
+            from irods.message import JSON_Message, iRODSMessage
+
+            with sess.pool.get_connection() as conn:
+                body = JSON_Message({"fd": 3}, server_version=conn.server_version)
+                conn.send(iRODSMessage("RODS_API_REQ", msg=body, int_info=20000))
+                with pytest.raises(SYS_UNMATCHED_API_NUM):
+                    conn.recv()
         finally:
             sess.cleanup()
 

@@ -20,7 +20,15 @@ from irods.message import (
     VersionResponse,
 )
 
-from cyverse_link.sandbox.irods import admin, auth, genquery, handlers, metadata, namespace
+from cyverse_link.sandbox.irods import (
+    admin,
+    auth,
+    genquery,
+    handlers,
+    metadata,
+    namespace,
+    parallel,
+)
 from cyverse_link.sandbox.irods.protocol import (
     ConnectionClosed,
     GenQueryOut,
@@ -181,6 +189,8 @@ class Agent:
             707: lambda p: metadata.mod_access(self, p),
             706: lambda p: metadata.mod_avu(self, p),
             20002: lambda p: metadata.atomic(self, p),
+            20000: lambda p: parallel.fd_info(self, p),  # parallel transfer (parallel.py)
+            20004: lambda p: parallel.replica_close(self, p),
         }
 
     def _reset(self) -> None:

@@ -17,6 +17,10 @@ class Faults:
         self._corrupt: Counter[str] = Counter()
         self._max_connections: int | None = None
         self._reply_delay = 0.0
+        self._damage: Counter[str] = Counter()
+        self._damage_every = 0  # flip a byte of every Nth upload (0: off)
+        self._uploads = 0  # finalized uploads counted for ``damage_every``
+        self.damaged: list[str] = []  # paths whose stored bytes a fault changed, in order
 
     def drop_during_write(self, n: int = 1) -> None:
         """Reset the connection (SO_LINGER 0) when the ``n``th write request (API 676) arrives,
@@ -53,6 +57,31 @@ class Faults:
             self._corrupt[path] -= 1
             return True
 
+    def damage_upload(self, path: str, times: int = 1) -> None:
+        """Flip one stored byte of each of the next ``times`` uploads of ``path``, after the
+        last write and before the server closes (and hashes) it: the bytes a network or disk
+        fault damages in transit. The checksum the server computes is then that of the
+        damaged bytes, as on a real server."""
+        with self._lock:
+            self._damage[path] += times
+
+    def damage_every(self, n: int) -> None:
+        """Flip one stored byte of every ``n``th upload from now on (any path; 0 stops)."""
+        with self._lock:
+            self._damage_every, self._uploads = max(0, n), 0
+
+    def take_damage(self, path: str) -> bool:
+        """Called once per finalized upload: whether to damage this one."""
+        with self._lock:
+            self._uploads += 1
+            hit = bool(self._damage_every) and self._uploads % self._damage_every == 0
+            if self._damage[path] > 0:
+                self._damage[path] -= 1
+                hit = True
+            if hit:
+                self.damaged.append(path)
+            return hit
+
     @property
     def max_connections(self) -> int | None:
         """Connections beyond this many concurrent ones are closed at once (CyVerse HAProxy)."""
@@ -79,6 +108,8 @@ class Faults:
         with self._lock:
             self._drops.clear()
             self._corrupt.clear()
+            self._damage.clear()
+            self._damage_every = self._uploads = 0
             self._max_connections, self._reply_delay = None, 0.0
 
 

@@ -13,6 +13,7 @@ from irods.message import (
     OpenedDataObjRequest,
 )
 
+from cyverse_link.sandbox.irods import finalize, parallel
 from cyverse_link.sandbox.irods.catalog import (
     CREATE,
     READ,
@@ -40,6 +41,11 @@ class Descriptor:
     writable: bool
     pos: int = 0
     options: dict[str, str] = field(default_factory=dict)
+    chksum_flag: int = 0  # finalize.REG_CHKSUM / VERIFY_CHKSUM, fixed at open
+    chksum: str = ""  # that keyword's value
+    old_checksum: str = ""  # the catalog checksum before this write (4.2.8 close uses it)
+    token: str = ""  # replica token (parallel.py)
+    joined: bool = False  # opened with another descriptor's token: closes with API 20004
 
 
 def _reply(int_info: int = 0, body: object = None, bs: bytes = b"") -> Reply:
@@ -93,6 +99,7 @@ def open_obj(agent: Agent, packet: Packet) -> Reply:
             raise IrodsError(-833000, f"{path} is a collection")  # CAT_NAME_EXISTS_AS_COLLECTION
         parent = cat.colls.get(split(path)[0])
         obj = cat.objs.get(path)
+        joined = parallel.check_token(agent, path, opts)
         if obj is None:
             if not flags & O_CREAT:
                 raise IrodsError(-358000, f"{path} does not exist")  # OBJ_PATH_DOES_NOT_EXIST
@@ -101,11 +108,13 @@ def open_obj(agent: Agent, packet: Packet) -> Reply:
             cat.require(user, parent, CREATE, "create objects in")
             obj = cat.create_obj(path, user, parent)
             replica = obj.replicas[0]
+            old_checksum = ""
         else:
             if flags & O_CREAT and flags & O_EXCL:
                 raise IrodsError(-312000, f"{path} exists")  # OVERWRITE_WITHOUT_FORCE_FLAG
             cat.require(user, obj, WRITE if writable else READ, "write" if writable else "read")
             replica = _pick_replica(obj, opts, writable)
+            old_checksum = replica.checksum or ""
             if writable:
                 if flags & O_TRUNC:
                     cat.store.truncate(replica.blob, 0)
@@ -115,7 +124,10 @@ def open_obj(agent: Agent, packet: Packet) -> Reply:
                         other.status = "0"  # the write makes the other replicas stale
                 cat.dirty = True
         index = _free_index(agent)
-        desc = Descriptor(index, obj, replica, writable, options=opts)
+        flag, value = finalize.open_flag(opts)
+        desc = Descriptor(index, obj, replica, writable, options=opts, chksum_flag=flag,
+                          chksum=value, old_checksum=old_checksum)  # fmt: skip
+        parallel.attach_token(agent, desc, joined)
         if flags & O_APPEND:
             desc.pos = cat.store.size(replica.blob)
         agent.descriptors[index] = desc
@@ -196,26 +208,18 @@ def close(agent: Agent, packet: Packet) -> Reply:
     req = unpack(OpenedDataObjRequest, packet.body)
     desc = _descriptor(agent, req)
     del agent.descriptors[desc.index]
+    parallel.release_token(agent, desc)
     if not desc.writable:
         return _reply()
     cat = agent.server.catalog
-    opts = {**desc.options, **keywords(req)}
     with cat.lock:
+        finalize.damage_in_transit(agent, desc)
         rep = desc.replica
         rep.size = cat.store.size(rep.blob)
         rep.mtime = desc.obj.mtime = now()
         cat.dirty = True
-        if "regChksum" not in opts and "verifyChksum" not in opts:
-            rep.status = "1"  # CyVerse computes the checksum later, by a delayed rule
-            return _reply()
-        computed = _stored_checksum(agent, desc.obj.path, rep)
-        expected = opts.get("verifyChksum", "")
-        if expected and expected != computed:
-            rep.status = "0"  # the bad replica stays, with no registered checksum
-            raise IrodsError(
-                -314000, f"checksum mismatch: computed {computed}, expected {expected}"
-            )
-        rep.checksum, rep.status = computed, "1"
+        # The checksum flag was fixed at open; the close's keywords do not change it.
+        finalize.finalize_checksum(agent, desc, lambda: _stored_checksum(agent, desc.obj.path, rep))
     return _reply()
 
 
@@ -229,6 +233,7 @@ def _stored_checksum(agent: Agent, path: str, rep: Replica) -> str:
 
 def abandon(agent: Agent, desc: Descriptor) -> None:
     """The connection died with the object open: bytes so far stay, no checksum, not good."""
+    parallel.release_token(agent, desc)
     if not desc.writable:
         return
     cat = agent.server.catalog

@@ -65,6 +65,7 @@ class SandboxIrods:
         self.faults = Faults()
         self.stats = Stats()
         self.catalog = Catalog(zone, BlobStore(self.data_dir), cyverse_rules=cyverse_rules)
+        self.replica_tokens: dict[str, str] = {}  # token → object path (parallel.py)
         if self.data_dir is None or not persist.load(self.catalog, self.data_dir):
             self._seed()
         self.catalog.users[ADMIN_USER].password = ADMIN_PASSWORD  # never persisted

@@ -11,7 +11,8 @@ sys.path.insert(0, str(Path(__file__).parent))
 
 
 def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
-    from test_prc_suite import RESULTS
+    from prc_runner import DESELECTED
+    from test_prc_suite import RESULTS, WALL, WORKERS
 
     if not RESULTS:
         return
@@ -27,4 +28,9 @@ def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
         if r.durations:
             slowest = max(r.durations, key=lambda t: r.durations[t])
             tr.write_line(f"      slowest: {slowest} {r.durations[slowest]:.0f} s")
-    tr.write_line(f"total {total:.0f} s; deselected: the two 4 GiB termination_signals tests")
+    tr.write_line(
+        f"wall time {sum(WALL):.0f} s; sum of module times {total:.0f} s "
+        f"(modules run {WORKERS} at a time)"
+    )
+    for (module, word), (configs, reason) in DESELECTED.items():
+        tr.write_line(f"deselected in {module} ({', '.join(configs)}): '{word}': {reason}")

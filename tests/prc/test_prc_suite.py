@@ -8,13 +8,13 @@ Per-module counts are printed in the terminal summary (conftest.py).
 
 from __future__ import annotations
 
+import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
 from prc_expectations import Expectations, load_expectations
-from prc_runner import ZONE, ModuleResult, run_module
-
-from cyverse_link.sandbox.irods import SandboxIrods
+from prc_runner import ModuleResult, run_module, server_process
 
 pytestmark = pytest.mark.slow
 
@@ -40,7 +40,13 @@ CONFIGS = {
 }
 RUNS = [(m, c) for c in ("4.3.1", "4.2.8") for m in MODULES] + [("meta_test", "4.3.1+cyverse")]
 EXPECTATIONS = Path(__file__).with_name("expected_failures.txt")
-RESULTS: list[tuple[str, ModuleResult]] = []  # read by conftest's terminal summary
+RESULTS: list[tuple[str, ModuleResult]] = []
+WALL: list[float] = []  # seconds the whole pool took  # read by conftest's terminal summary
+
+
+# Modules run this many at a time, each against its own server process (CI time budget;
+# several tests wait on timers, so more than the core count still helps).
+WORKERS = 4
 
 
 @pytest.fixture(scope="module")
@@ -48,12 +54,35 @@ def expectations() -> Expectations:
     return load_expectations(EXPECTATIONS)
 
 
+@pytest.fixture(scope="module")
+def results(tmp_path_factory: pytest.TempPathFactory) -> dict[tuple[str, str], ModuleResult]:
+    """Every run, started at once on a pool; each test then judges its own."""
+
+    def one(module: str, config: str) -> ModuleResult:
+        persona, cyverse_rules = CONFIGS[config]
+        workdir = tmp_path_factory.mktemp(f"{module}-{config}")
+        with server_process(persona, cyverse_rules) as address:
+            return run_module(address, module, workdir, config)
+
+    started = time.monotonic()
+    with ThreadPoolExecutor(max_workers=WORKERS) as pool:
+        # the slowest modules first, so that the pool ends together
+        order = sorted(RUNS, key=lambda run: run[0] not in ("query_test", "data_obj_test"))
+        futures = {run: pool.submit(one, *run) for run in order}
+        done = {run: future.result() for run, future in futures.items()}
+    RESULTS.extend((config, done[(module, config)]) for module, config in RUNS)
+    WALL.append(time.monotonic() - started)
+    return done
+
+
 @pytest.mark.parametrize(("module", "config"), RUNS, ids=[f"{m}-{c}" for m, c in RUNS])
-def test_prc_module(module: str, config: str, expectations: Expectations, tmp_path: Path) -> None:
-    persona, cyverse_rules = CONFIGS[config]
-    with SandboxIrods(persona=persona, zone=ZONE, cyverse_rules=cyverse_rules) as server:
-        result = run_module(server, module, tmp_path)
-    RESULTS.append((config, result))
+def test_prc_module(
+    module: str,
+    config: str,
+    expectations: Expectations,
+    results: dict[tuple[str, str], ModuleResult],
+) -> None:
+    result = results[(module, config)]
     assert result.outcomes, f"{module} reported no tests:\n{result.output_tail}"
     expected = expectations.failing(module, config)
     failed = {t for t, o in result.outcomes.items() if o == "failed"}

@@ -182,3 +182,11 @@ def test_genquery_reply_packs_as_python_irodsclient_packs_it() -> None:
         ],
     ).pack()
     assert ours == theirs
+
+
+def test_requests_with_control_characters_parse_as_irods_parses_them() -> None:
+    # PRC's QUASI_XML names and an obfuscated password's random first character (\x0b, \x0c)
+    from cyverse_link.sandbox.irods.protocol import parse
+
+    root = parse(b"<generalAdminInp_PI><arg4>\x0b.ObfV2\x01x&amp;</arg4></generalAdminInp_PI>")
+    assert root.findtext("arg4") == "\x0b.ObfV2\x01x&"

@@ -4,8 +4,14 @@ Connections (CyVerse's proxy rejects the 11th concurrent one per address):
 
 * one ``iRODSSession`` per worker thread, created lazily and closed by ``close()``;
 * each session holds **one** connection: we read the server version first, so PRC's manager
-  reuses that connection instead of checking out a second one it never gives back, and
-  uploads use ``num_threads=1`` (no parallel-transfer connections for files > 32 MiB);
+  reuses that connection instead of checking out a second one it never gives back;
+* uploads are single stream unless the store was made with ``parallel_streams`` > 1: then a
+  file above PRC's 32 MiB threshold on iRODS >= 4.3 uses PRC's parallel put with extra
+  connections borrowed from ``irods_budget.ConnectionBudget`` (only what no session holds),
+  closed right after. Off by default: it did not make a 200 MiB put faster (README,
+  Performance), and a connection lost in one of PRC 3.3.0's extra streams can leave the put
+  waiting forever (``irods/parallel.py`` ``_copy_part`` skips ``remove_io`` when a write raises,
+  so the first stream waits at a ``Barrier`` without timeout; seen against the sandbox);
 * a run therefore uses ``irods.threads`` connections at most (≤ 10, config refuses more), plus
   one briefly for ``check_irods``. ``open_connections()`` reports the live count.
 
@@ -42,22 +48,22 @@ from irods.session import iRODSSession
 
 from cyverse_link.config import IrodsSettings
 from cyverse_link.datastore.base import AVU_PREFIX, avu_attribute, check_avu_value
+from cyverse_link.datastore.irods_budget import ConnectionBudget
 from cyverse_link.datastore.irods_errors import TRANSIENT, connect_error, translate
 from cyverse_link.datastore.irods_ops import (
+    PARALLEL_THRESHOLD,
     _avus,
     _fold,
-    _mismatch,
     _Replica,
     _scan,
     _scan_avu,
-    _send,
     _stat,
     checksum_options,
 )
+from cyverse_link.datastore.irods_put import registered_checksum, upload
 from cyverse_link.errors import (
     ChecksumMismatch,
     CyverseLinkError,
-    DataStoreError,
     NotFound,
     ServiceUnavailable,
     TransferFailed,
@@ -94,6 +100,7 @@ class IrodsStore:
         application_name: str = "cyverse_link",
         backoff: float = 2.0,
         sleep: Callable[[float], None] = time.sleep,
+        parallel_streams: int = 1,
     ) -> None:
         self._settings = settings
         self._password = password
@@ -107,6 +114,8 @@ class IrodsStore:
         self._anonymous_id: int | None = None
         self._version: str | None = None
         self._md5_confirmed = False  # the catalog holds bare MD5s (read back once per store)
+        self._budget = ConnectionBudget(settings.threads)
+        self._streams = max(1, parallel_streams)
 
     # -- sessions ---------------------------------------------------------------------------
 
@@ -114,7 +123,12 @@ class IrodsStore:
         held = getattr(self._local, "held", None)
         if held is not None and held[0] == self._generation:
             return held[1]
-        session = self._open_session()
+        self._budget.open_session()
+        try:
+            session = self._open_session()
+        except BaseException:
+            self._budget.session_closed()
+            raise
         with self._lock:
             self._sessions.append(session)
             self._local.held = (self._generation, session)
@@ -154,6 +168,7 @@ class IrodsStore:
         with self._lock:
             sessions, self._sessions = self._sessions, []
             self._generation += 1
+        self._budget.session_closed(len(sessions))
         for session in sessions:
             session.cleanup()
 
@@ -236,64 +251,36 @@ class IrodsStore:
         if not local.is_file():
             raise TransferFailed(f"cannot upload {local}: not a readable file", retryable=False)
         size = local.stat().st_size
-        options, read_back = checksum_options(self._version_tuple(), md5)
-        error: DataStoreError | None = None
-        cause: BaseException | None = None
-        for attempt in range(self._settings.retries + 1):
-            if attempt:
-                self._sleep(min(60.0, self._backoff * 2 ** (attempt - 1)))
-                log.warning("re-sending %s (attempt %d): %s", remote, attempt + 1, error)
-            session = self._session()
-            try:
-                _send(session, local, remote, options)
-            except (ex.USER_CHKSUM_MISMATCH, *TRANSIENT) as exc:
-                session.cleanup()  # PRC keeps a failed open/close's connection checked out
-                failure = translate(exc, "uploading", remote)
-                if not isinstance(failure, TransferFailed | ChecksumMismatch):
-                    raise failure from exc
-                if isinstance(failure, ChecksumMismatch):
-                    failure = _mismatch(remote, md5)
-                error, cause = failure, exc
-                continue
-            except Exception as exc:
-                session.cleanup()
-                raise translate(exc, "uploading", remote) from exc
-            if read_back:
-                # 4.2.x: the close registered the hash of the bytes it stored, uncompared;
-                # one GenQuery reads it back and a difference re-sends like a refused close.
-                registered = self._registered(session, remote)
-                if registered != md5:
-                    error, cause = _mismatch(remote, md5), None
-                    continue
-            elif not self._md5_confirmed:
-                # >= 4.3: the close succeeded only because the server hashed the stored bytes
-                # and found ``md5``. That needs a zone that registers MD5 (CyVerse does; a
-                # SHA-256 zone under a strict hash policy would not compare): the first upload
-                # of each store reads the checksum back once to make sure.
-                self._confirm_md5(session, remote, md5)
-            return RemoteObject(remote, size, md5, None)
-        assert error is not None
-        raise error from cause
-
-    def _version_tuple(self) -> tuple[int, ...]:
-        return tuple(int(p) for p in self.server_version().split("."))
-
-    def _registered(self, session: iRODSSession, remote: str) -> str | None:
+        version = tuple(int(p) for p in self.server_version().split("."))
+        options, read_back = checksum_options(version, md5)
+        extra = 0
+        if self._streams > 1 and size > PARALLEL_THRESHOLD and not read_back:
+            self._session()  # this thread's session counts before borrowing
+            extra = self._budget.borrow(self._streams - 1)
         try:
-            found = _stat(session, remote)
-        except Exception as exc:
-            raise translate(exc, "reading the checksum of", remote) from exc
-        return found.checksum if found else None
+            session = upload(
+                self._session, local, remote, md5, options, read_back=read_back,
+                extra_streams=extra, retries=self._settings.retries, pause=self._pause,
+            )  # fmt: skip
+        finally:
+            self._budget.give_back(extra)
+        if not read_back and not self._md5_confirmed:
+            # >= 4.3: the close succeeded only because the server hashed the stored bytes and
+            # found ``md5``. That needs a zone that registers MD5 (CyVerse does; a SHA-256
+            # zone under a strict hash policy would not compare): the first upload of each
+            # store reads the checksum back once to make sure.
+            got = registered_checksum(session, remote)
+            if got != md5:
+                raise ChecksumMismatch(
+                    f"{remote}: the data store registered checksum {got or 'none'} for a file "
+                    f"whose MD5 is {md5}; cyverse-link needs a zone that registers MD5 "
+                    "checksums (as CyVerse's does). Check irods.host and the zone's hash scheme"
+                )
+            self._md5_confirmed = True
+        return RemoteObject(remote, size, md5, None)
 
-    def _confirm_md5(self, session: iRODSSession, remote: str, md5: str) -> None:
-        got = self._registered(session, remote)
-        if got != md5:
-            raise ChecksumMismatch(
-                f"{remote}: the data store registered checksum {got or 'none'} for a file "
-                f"whose MD5 is {md5}; cyverse-link needs a zone that registers MD5 checksums "
-                "(as CyVerse's does). Check irods.host and the zone's hash scheme"
-            )
-        self._md5_confirmed = True
+    def _pause(self, attempt: int) -> None:
+        self._sleep(min(60.0, self._backoff * 2 ** (attempt - 1)))
 
     def checksum(self, remote: str) -> str:
         def run(s: iRODSSession) -> str:

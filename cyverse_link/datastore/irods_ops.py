@@ -21,6 +21,14 @@ from cyverse_link.errors import ChecksumMismatch
 from cyverse_link.models import RemoteObject
 
 PAGE_SIZE = 500  # rows per GenQuery page (PRC's and the server's default)
+# PRC 3.3.0 irods/manager/data_object_manager.py MAXIMUM_SINGLE_THREADED_TRANSFER_SIZE ~143:
+# larger files may go parallel (server >= 4.2.9, num_threads != 1)
+PARALLEL_THRESHOLD = 32 * 1024**2
+
+
+class ParallelFailed(Exception):
+    """PRC's parallel put failed for a reason other than an iRODS error (it raises a bare
+    ``RuntimeError('parallel put failed')``, irods/manager/data_object_manager.py ~332)."""
 
 
 @dataclass(frozen=True)
@@ -70,6 +78,34 @@ def _send(session: iRODSSession, local: Path, remote: str, options: Mapping[str,
     with local.open("rb") as src, session.data_objects.open(remote, "w", **options) as dst:
         while block := src.read(chunk):
             dst.write(block)
+
+
+def _send_parallel(
+    session: iRODSSession, local: Path, remote: str, options: Mapping[str, str], streams: int
+) -> None:
+    """PRC's own ``put`` with ``streams`` streams: 2 GenQueries ("is it a collection?"), the
+    open on this session's connection with our keywords, ``streams - 1`` more connections that
+    join the replica by its token (APIs 20000/20004) and write their byte ranges, then the
+    first connection's close, where the server checks ``verifyChksum`` as for a single stream
+    (parallel transfer only on >= 4.3 here, see ``checksum_options``). The extra connections
+    go back to the pool idle: close them at once so the budget holds."""
+    try:
+        session.data_objects.put(
+            str(local), remote, num_threads=streams, **{kw.FORCE_FLAG_KW: True}, **options
+        )
+    except RuntimeError as exc:
+        raise ParallelFailed(str(exc.__cause__ or exc)) from exc
+    finally:
+        _close_extra_connections(session)
+
+
+def _close_extra_connections(session: iRODSSession) -> None:
+    pool = session.pool
+    keep = pool._conn  # this thread's connection, which later calls reuse (irods.py)
+    for conn in list(pool.idle):
+        if conn is not keep:
+            pool.release_connection(conn, destroy=True)
+            conn.disconnect()
 
 
 # -- queries ----------------------------------------------------------------------------------

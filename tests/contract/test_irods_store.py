@@ -163,7 +163,7 @@ def test_a_zone_that_does_not_verify_md5_is_caught_on_the_first_put(
     """The store trusts the server's verifyChksum instead of reading every checksum back.
     A server that ignored it (say a SHA-256 zone, which cannot compare an MD5) and registered
     something else must not pass unnoticed: the first put of a store reads back once."""
-    from cyverse_link.datastore import irods as irods_mod
+    from cyverse_link.datastore import irods_put as irods_mod
 
     real_send = irods_mod._send
 

@@ -1,6 +1,6 @@
-"""Behaviours taken from the real servers' source (cyverse_link/sandbox/irods/SOURCES.md): users
-over the admin API, group-based ACLs, removal rights, passwordless users, GenQuery joins and
-atomic metadata errors. python-irodsclient's own suite (tests/prc) checks them again."""
+"""Behaviours taken from the real servers' source (docs/sandbox-irods.md §4): users over the
+admin API, group-based ACLs, removal rights, passwordless users, GenQuery joins and atomic
+metadata errors. python-irodsclient's own suite (tests/prc) checks them again."""
 
 from __future__ import annotations
 

@@ -102,7 +102,8 @@ def send_packet(
         sock.sendall(bs)
 
 
-# Control characters XML 1.0 forbids. iRODS's own packing-instruction parser takes them (PRC's
+# Control characters XML 1.0 forbids. iRODS's own packing-instruction parser takes them
+# (irods/irods lib/core/src/packStruct.cpp, ``unpackXmlString``: no XML parser; PRC's
 # QUASI_XML mode sends them raw in names, and an obfuscated password starts with a random
 # ``string.printable`` character, sometimes \x0b or \x0c): parsed here as private-use
 # stand-ins, put back in every element's text afterwards.

@@ -158,3 +158,35 @@ def test_genquery_close_and_bare_eof(raw: Raw, server: SandboxIrods) -> None:
     again = Raw(server)
     assert again.connect().status == 0
     again.sock.close()
+
+
+def test_genquery_reply_packs_as_python_irodsclient_packs_it() -> None:
+    from irods.message import GenQueryResponse, GenQueryResponseColumn
+
+    from cyverse_link.sandbox.irods.protocol import GenQueryOut
+
+    rows = [("a&b", "1"), ("<x>'\"", ""), ("ünï", "22")]
+    ours = GenQueryOut([403, 407], rows, 3, 7).pack()
+    theirs = GenQueryResponse(
+        rowCnt=3,
+        attriCnt=2,
+        continueInx=3,
+        totalRowCount=7,
+        SqlResult_PI=[
+            GenQueryResponseColumn(
+                attriInx=col,
+                reslen=max(len(r[i]) for r in rows) + 1,
+                value=[r[i] for r in rows],
+            )
+            for i, col in enumerate([403, 407])
+        ],
+    ).pack()
+    assert ours == theirs
+
+
+def test_requests_with_control_characters_parse_as_irods_parses_them() -> None:
+    # PRC's QUASI_XML names and an obfuscated password's random first character (\x0b, \x0c)
+    from cyverse_link.sandbox.irods.protocol import parse
+
+    root = parse(b"<generalAdminInp_PI><arg4>\x0b.ObfV2\x01x&amp;</arg4></generalAdminInp_PI>")
+    assert root.findtext("arg4") == "\x0b.ObfV2\x01x&"

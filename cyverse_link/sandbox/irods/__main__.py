@@ -21,6 +21,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--password", action="append", default=[], help="one per --user")
     parser.add_argument("--shared", action="append", default=[], help="folder:owner, repeatable")
     parser.add_argument("--data-dir", type=Path, default=None, help="persist here")
+    parser.add_argument(
+        "--stock-rules",
+        action="store_true",
+        help="a stock server: no CyVerse rules (no ipc_UUID, no rodsadmin grants, no anonymous)",
+    )
     args = parser.parse_args(argv)
     if len(args.password) != len(args.user):
         parser.error("give one --password per --user")
@@ -31,6 +36,7 @@ def main(argv: list[str] | None = None) -> int:
         data_dir=args.data_dir,
         host=args.host,
         port=args.port,
+        cyverse_rules=not args.stock_rules,
     )
     for spec in args.shared:
         folder, _, owner = spec.partition(":")

@@ -17,13 +17,21 @@ from irods.message import (
     ClientServerNegotiation,
     GenQueryRequest,
     GenQueryResponse,
-    GenQueryResponseColumn,
     VersionResponse,
 )
 
-from cyverse_link.sandbox.irods import auth, genquery, handlers, metadata, namespace, parallel
+from cyverse_link.sandbox.irods import (
+    admin,
+    auth,
+    genquery,
+    handlers,
+    metadata,
+    namespace,
+    parallel,
+)
 from cyverse_link.sandbox.irods.protocol import (
     ConnectionClosed,
+    GenQueryOut,
     IrodsError,
     Packet,
     json_body,
@@ -72,6 +80,9 @@ class Agent:
     descriptors: dict[int, handlers.Descriptor] = field(default_factory=dict)
     cursors: dict[int, Cursor] = field(default_factory=dict)
     next_cursor: int = 1
+    # hex of the first 16 challenge bytes: the key clients obfuscate new passwords with
+    # (irods/irods lib/core/src/clientLogin.cpp; PRC connection.py ``client_signature``)
+    signature: str = ""
 
     @property
     def persona(self) -> tuple[int, ...]:
@@ -170,6 +181,8 @@ class Agent:
             676: lambda p: handlers.write(self, p),
             673: lambda p: handlers.close(self, p),
             629: lambda p: handlers.chksum(self, p),
+            601: lambda p: admin.create_obj(self, p),
+            701: lambda p: admin.general_admin(self, p),
             615: lambda p: namespace.unlink(self, p),
             679: lambda p: namespace.rm_coll(self, p),
             627: lambda p: namespace.rename(self, p),
@@ -194,6 +207,7 @@ class Agent:
     # ---- authentication -----------------------------------------------------------------------
     def _auth_request(self, packet: Packet) -> Reply:
         self.legacy_challenge = auth.new_challenge().encode()
+        self.signature = self.legacy_challenge[:16].hex()
         return Reply(0, AuthChallenge(challenge=self.legacy_challenge))
 
     def _auth_response(self, packet: Packet) -> Reply:
@@ -210,6 +224,8 @@ class Agent:
         if self.persona < (4, 3, 0):
             raise IrodsError(-12000, "API 110000 does not exist before iRODS 4.3")
         answer, user = self.plugin.step(self.server.catalog, read_json(packet.body))
+        if "request_result" in answer and user is None:
+            self.signature = str(answer["request_result"]).encode("utf-8")[:16].hex()
         if user is not None:
             self.user = user
         return Reply(0, json_body(answer, self.json_binary))
@@ -253,19 +269,4 @@ class Agent:
             self.cursors.pop(cont, None)
             cont = 0
         total = len(cursor.rows) if (req.options or 0) & genquery.RETURN_TOTAL_ROW_COUNT else 0
-        columns = [
-            GenQueryResponseColumn(
-                attriInx=col,
-                reslen=max([len(r[i]) for r in page] + [0]) + 1,
-                value=[r[i] for r in page],
-            )
-            for i, col in enumerate(cursor.cols)
-        ]
-        out = GenQueryResponse(
-            rowCnt=len(page),
-            attriCnt=len(columns),
-            continueInx=cont,
-            totalRowCount=total,
-            SqlResult_PI=columns,
-        )
-        return Reply(0, out)
+        return Reply(0, GenQueryOut(cursor.cols, page, cont, total))

@@ -35,8 +35,13 @@ def check(cat: Catalog, user_name: str, challenge: bytes, response: bytes) -> st
     user = cat.users.get(name)
     if user is None or user.type == "rodsgroup":
         raise IrodsError(CAT_INVALID_USER, f"user {name!r} does not exist")
-    if name == ANONYMOUS:
-        return name  # the anonymous account needs no password (what davrods relies on)
+    if not user.password:
+        # A user without a password has no R_USER_PASSWORD row: CAT_INVALID_USER, except
+        # anonymous, whose check is skipped (what davrods relies on). irods/irods 4.3.1 and
+        # 4.2.8 plugins/database/src/db_plugin.cpp, ``db_check_auth_op``.
+        if name == ANONYMOUS:
+            return name
+        raise IrodsError(CAT_INVALID_USER, f"user {name!r} has no password")
     if not hmac.compare_digest(digest(challenge, user.password), response[:16]):
         raise IrodsError(CAT_INVALID_AUTHENTICATION, "authentication failed")
     return name

@@ -41,6 +41,7 @@ _NAMES = {
     OWN: "own",
 }
 PUBLIC_GROUP = "public"
+ADMIN_GROUP = "rodsadmin"  # CyVerse's group of administrators (cyverse_logic.re)
 ANONYMOUS = "anonymous"
 
 
@@ -75,6 +76,7 @@ class User:
     type: str  # rodsadmin, rodsuser, rodsgroup
     password: str
     ctime: str = field(default_factory=now)
+    groups: list[str] = field(default_factory=list)  # R_USER_GROUP rows, besides itself
 
 
 @dataclass
@@ -141,6 +143,9 @@ class Catalog:
             return self.next_id
 
     def add_user(self, name: str, password: str, type_: str = "rodsuser") -> User:
+        """Create a user the way ``acCreateUser`` does (irods/irods packaging/core.re.template):
+        a home and a trash-home collection owned by the user, membership of ``public``; none of
+        these for ``anonymous``. An existing user only gets the new password."""
         with self.lock:
             if name in self.users:
                 self.users[name].password = password
@@ -148,24 +153,37 @@ class Catalog:
             user = User(self.new_id(), name, type_, password)
             self.users[name] = user
             if type_ != "rodsgroup" and name != ANONYMOUS:
-                home = f"/{self.zone}/home/{name}"
-                self.mkcoll(home, owner="rods", parents=True)
-                self.colls[home].acl[name] = OWN
+                if PUBLIC_GROUP in self.users:
+                    user.groups.append(PUBLIC_GROUP)
+                if type_ == "rodsadmin" and self.cyverse_rules:
+                    # CyVerse keeps its administrators in the group ``rodsadmin``, which the
+                    # rules grant on every new entry (cyverse_logic.re, _cyverse_logic_setAdmPerm).
+                    if ADMIN_GROUP not in self.users:
+                        self.users[ADMIN_GROUP] = User(self.new_id(), ADMIN_GROUP, "rodsgroup", "")
+                    user.groups.append(ADMIN_GROUP)
+                for home in (f"/{self.zone}/home/{name}", f"/{self.zone}/trash/home/{name}"):
+                    if split(home)[0] in self.colls:
+                        # msiCreateCollByAdmin: the new user owns its collections.
+                        self.mkcoll(home, owner=name, parents=False)
             self.dirty = True
             return user
 
     def is_admin(self, user: str) -> bool:
+        """A rodsadmin: sees every row in GenQuery and may use admin mode (``admin:`` ACLs,
+        ``irodsAdmin``, ``admin_mode``); its data access still goes through ACLs."""
         u = self.users.get(user)
         return u is not None and u.type == "rodsadmin"
 
     # ---- access -----------------------------------------------------------------------------
     def level(self, user: str, entry: Entry) -> int:
-        """Effective access: the user's own grant, or the ``public`` group's for logged-in users."""
-        if self.is_admin(user):
-            return OWN
+        """Effective access: the best grant to the user or one of its groups (``R_USER_GROUP``
+        joined with ``R_OBJT_ACCESS``, as db_plugin.cpp checks access). No bypass for a
+        rodsadmin: real servers check its ACLs too (catalog_utilities.cpp,
+        ``user_has_permission_to_modify_entity``)."""
+        u = self.users.get(user)
         lvl = entry.acl.get(user, 0)
-        if user != ANONYMOUS:
-            lvl = max(lvl, entry.acl.get(PUBLIC_GROUP, 0))
+        for group in u.groups if u is not None else ():
+            lvl = max(lvl, entry.acl.get(group, 0))
         return lvl
 
     def require(self, user: str, entry: Entry, needed: int, what: str) -> None:
@@ -204,9 +222,15 @@ class Catalog:
             return coll
 
     def _cyverse_new_entry(self, entry: Entry) -> None:
-        """CyVerse rules: rodsadmin owns everything new and it gets a protected ipc_UUID AVU."""
-        entry.acl["rods"] = OWN
-        if self.cyverse_rules and entry.path.count("/") > 3:
+        """CyVerse rules (cyverse_logic.re, ``_cyverse_logic_setAdmPerm`` and
+        ``_cyverse_logic_ensureUUID``): the group ``rodsadmin`` gets ``own`` under
+        ``/zone(/trash)?/home/`` and ``write`` elsewhere, and a protected ipc_UUID AVU. A stock
+        server (rules off) adds nothing."""
+        if not self.cyverse_rules:
+            return
+        homes = (f"/{self.zone}/home/", f"/{self.zone}/trash/home/")
+        entry.acl[ADMIN_GROUP] = OWN if entry.path.startswith(homes) else WRITE
+        if entry.path.count("/") > 3:
             entry.avus.append(Avu(self.new_id(), "ipc_UUID", str(uuid.uuid1()), ""))
 
     def children(self, path: str) -> list[str]:

@@ -199,11 +199,61 @@ def compile_condition(col: int, cond: str, upper: bool) -> Callable[[str], bool]
 
 
 def _equals(conds: list[tuple[int, str]], col: int) -> str | None:
+    """The value of an exact ``col = 'v'`` condition: a shortcut to one catalog entry. The
+    caller passes no conditions under UPPER_CASE_WHERE (values then match ``upper(col)``)."""
     for c, cond in conds:
         m = _OP.match(cond)
         if c == col and m and m.group(1) == "=":
             return _unquote(m.group(2))
     return None
+
+
+# ---- several conditions on one AVU column -------------------------------------------------------
+Test = Callable[[str], bool]
+
+
+class AvuFilter:
+    """AVU conditions beyond the first on an attribute name. Real iRODS gives the k-th
+    condition on META_DATA_ATTR_NAME and the k-th on META_DATA_ATTR_VALUE their own alias of
+    the metadata tables (irods/irods 4.3.1 and 4.2.8 plugins/database/src/general_query.cpp,
+    ``handleMultiDataAVUConditions``, ``handleMultiCollAVUConditions``), so ``A = 1 and B = 2``
+    finds the entity that has both AVUs; only the first alias is joined into the rows."""
+
+    def __init__(self) -> None:
+        self.data: list[tuple[Test | None, Test | None]] = []
+        self.coll: list[tuple[Test | None, Test | None]] = []
+
+    @staticmethod
+    def _has_all(avus: list[Avu], wanted: list[tuple[Test | None, Test | None]]) -> bool:
+        return all(
+            any((n is None or n(a.name)) and (v is None or v(a.value)) for a in avus)
+            for n, v in wanted
+        )
+
+    def obj_ok(self, obj: DataObj) -> bool:
+        return self._has_all(obj.avus, self.data)
+
+    def coll_ok(self, coll: Coll) -> bool:
+        return self._has_all(coll.avus, self.coll)
+
+
+def _split_avu_aliases(tests: list[tuple[int, Test]]) -> tuple[list[tuple[int, Test]], AvuFilter]:
+    """Keep the first name and value condition of each AVU table on the rows; move the others,
+    paired by order (k-th name with k-th value), into an AvuFilter. Only with more than one
+    condition on the attribute name, as general_query.cpp (``N_col_meta_data_attr_name > 1``)."""
+    keep, found = AvuFilter(), list(tests)
+    for name_col, value_col, target in ((600, 601, keep.data), (610, 611, keep.coll)):
+        names = [t for c, t in found if c == name_col]
+        if len(names) <= 1:
+            continue
+        values = [t for c, t in found if c == value_col]
+        found = [(c, t) for c, t in found if c not in (name_col, value_col)]
+        found += [(name_col, names[0])] + ([(value_col, values[0])] if values else [])
+        for k in range(1, max(len(names), len(values))):
+            target.append(
+                (names[k] if k < len(names) else None, values[k] if k < len(values) else None)
+            )
+    return found, keep
 
 
 # ---- execution --------------------------------------------------------------------------------
@@ -214,17 +264,20 @@ def _base_rows(
     conds: list[tuple[int, str]],
     persona: tuple[int, ...],
     tests: list[tuple[int, Callable[[str], bool]]] | None = None,
+    avu_filter: AvuFilter | None = None,
+    needed: frozenset[int] | None = None,
 ) -> Iterable[dict[int, str]]:
     admin = cat.is_admin(user)
+    keep = avu_filter or AvuFilter()
     if tables & {"D", "DM", "DA"}:
-        yield from _object_rows(cat, user, admin, tables, conds, persona, tests)
+        yield from _object_rows(cat, user, admin, tables, conds, persona, tests, keep, needed)
     elif tables & {"C", "CM", "CA"}:
         name = _equals(conds, 501)
         colls = [cat.colls[name]] if name is not None and name in cat.colls else []
         if name is None:
             colls = list(cat.colls.values())
         for coll in colls:
-            if admin or cat.level(user, coll) >= READ:
+            if (admin or cat.level(user, coll) >= READ) and keep.coll_ok(coll):
                 yield from _expand_coll(cat, coll, _coll_values(cat, coll), tables, persona)
     elif "U" in tables:
         for u in list(cat.users.values()):
@@ -238,7 +291,9 @@ def _object_rows(
     tables: set[str],
     conds: list[tuple[int, str]],
     persona: tuple[int, ...],
-    tests: list[tuple[int, Callable[[str], bool]]] | None = None,
+    tests: list[tuple[int, Callable[[str], bool]]] | None,
+    keep: AvuFilter,
+    needed: frozenset[int] | None = None,
 ) -> Iterable[dict[int, str]]:
     coll_name, data_name, coll_id = _equals(conds, 501), _equals(conds, 403), _equals(conds, 402)
     if coll_id is not None and coll_name is None:
@@ -262,8 +317,13 @@ def _object_rows(
         if not admin and cat.level(user, obj) < READ:
             continue
         coll = cat.colls[split(obj.path)[0]]
+        if not (keep.obj_ok(obj) and keep.coll_ok(coll)):
+            continue
         for rep in list(obj.replicas):
             row = {**_data_values(cat, obj, rep), **_coll_values(cat, coll)}
+            if needed is not None:
+                # only the columns the query selects or tests: AVU and ACL rows copy it each
+                row = {k: v for k, v in row.items() if k in needed}
             rows = [row]
             if "DM" in tables:
                 rows = [{**r, **_avu_values(a, 600)} for r in rows for a in obj.avus]
@@ -322,11 +382,23 @@ def execute(
     tests = [(c, compile_condition(c, cond, upper)) for c, cond in conds]
     with cat.lock:
         base_tables = tables - {"U"} if tables != {"U"} else tables
+        if "U" in tables and base_tables & {"D", "DM"} and not base_tables & {"DA", "CA"}:
+            # R_USER_MAIN joins R_DATA_MAIN through the data access table (irods/irods
+            # general_query_setup.cpp: sFklink R_USER_MAIN ↔ r_data_access): a row per user
+            # holding an ACL entry on the object.
+            base_tables |= {"DA"}
         if "U" in tables and base_tables != tables and not base_tables & {"DA", "CA"}:
             raise IrodsError(-806000, "the sandbox joins users only through access columns")
-        rows = list(_base_rows(cat, user, base_tables, conds, persona, tests))
+        tests, avu_filter = _split_avu_aliases(tests)
+        # UPPER_CASE_WHERE compares ``upper(column)`` (general_query.cpp, ``doUpperCase``), so
+        # an exact name is no key into the catalog then: every entry is tested.
+        shortcut_conds = [] if upper else conds
+        needed = frozenset(cols) | {c for c, _ in conds} | {703, 713}
+        rows = list(
+            _base_rows(cat, user, base_tables, shortcut_conds, persona, tests, avu_filter, needed)
+        )
         if "U" in tables and base_tables != tables:
-            rows = _join_users(cat, rows, tables)
+            rows = _join_users(cat, rows, base_tables)
     rows = [r for r in rows if all(test(r.get(c, "")) for c, test in tests)]
     funcs = {c: flag & 0x0F for c, flag in selects if 2 <= (flag & 0x0F) <= 6}
     projected = [tuple(r.get(c, "") for c in cols) for r in rows]

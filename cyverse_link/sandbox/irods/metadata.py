@@ -11,6 +11,7 @@ from cyverse_link.sandbox.irods.catalog import (
     LEVELS_431,
     NULL,
     OWN,
+    WRITE,
     Avu,
     Catalog,
     Coll,
@@ -157,49 +158,80 @@ def mod_avu(agent: Agent, packet: Packet) -> Reply:
     return _reply()
 
 
+SYS_INVALID_INPUT_PARAM, SYS_NOT_SUPPORTED, INVALID_OPERATION = -130000, -66000, -1811000
+JSON_VALIDATION_ERROR, CAT_NO_ACCESS_PERMISSION = -172000, -818000
+ENTITY_TYPES = ("collection", "data_object", "resource", "user")
+
+
+def _failure(op: Any, index: int, message: str, binary: bool) -> Any:
+    """``make_error_object``: the failed operation (or {}), its index and a message."""
+    body = {"operation": op, "operation_index": index, "error_message": message}
+    return json_body(body, binary)
+
+
 def atomic(agent: Agent, packet: Packet) -> Reply:
-    """All operations or none; removing a missing AVU and re-adding a present one are no-ops."""
+    """All operations or none; removing a missing AVU and re-adding a present one are no-ops.
+
+    Errors follow irods/irods 4.3.1 plugins/api/src/atomic_apply_metadata_operations.cpp
+    (4.2.8 is the same but for the empty attribute/value check and ``admin_mode``): a missing
+    entity or an unknown entity type is SYS_INVALID_INPUT_PARAM, no modify_object on the entity
+    CAT_NO_ACCESS_PERMISSION, admin_mode for a non-admin CAT_INSUFFICIENT_PRIVILEGE_LEVEL; a
+    bad operation answers with ``operation``, ``operation_index`` and ``error_message``.
+    """
     request = read_json(packet.body)
     cat, user = agent.server.catalog, agent.user or ""
     binary = agent.json_binary
-    kinds = {"data_object": "-d", "collection": "-C"}
-    index = -1
-    try:
-        kind = kinds.get(str(request.get("entity_type")))
-        if kind is None:
-            raise IrodsError(-130000, f"entity_type {request.get('entity_type')!r} not supported")
+    name, etype = request.get("entity_name"), request.get("entity_type")
+    if not isinstance(name, str) or etype not in ENTITY_TYPES:
+        message = f"Invalid entity [entity_name={name}, entity_type={etype}]"
+        raise IrodsError(SYS_INVALID_INPUT_PARAM, message, _failure({}, 0, message, binary))
+    if etype not in ("collection", "data_object"):
+        message = f"the sandbox keeps no AVUs on a {etype}"
+        raise IrodsError(SYS_NOT_SUPPORTED, message, _failure({}, 0, message, binary))
+    admin = bool(request.get("admin_mode")) and agent.persona >= (4, 3, 0)
+    with cat.lock:
+        entry = cat.objs.get(name) if etype == "data_object" else cat.colls.get(name)
+        if entry is None:
+            message = f"Entity does not exist [entity_name={name}]"
+            raise IrodsError(SYS_INVALID_INPUT_PARAM, message, _failure({}, 0, message, binary))
+        if admin and not cat.is_admin(user):
+            message = "User is not an administrator"
+            raise IrodsError(-830000, message, _failure({}, 0, message, binary))
+        if not admin and cat.level(user, entry) < WRITE:
+            message = "User not allowed to modify metadata"
+            raise IrodsError(CAT_NO_ACCESS_PERMISSION, message, _failure({}, 0, message, binary))
         ops = request.get("operations")
-        if not isinstance(ops, list) or not ops:
-            raise IrodsError(-130000, "operations must be a non-empty list")
-        admin = bool(request.get("admin_mode"))
-        with cat.lock:
-            entry = _avu_target(cat, kind, str(request.get("entity_name", "")))
-            staged = list(entry.avus)
-            for i, op in enumerate(ops):
-                index = i
-                staged = _apply_op(cat, user, admin, entry, staged, op)
-            entry.avus = staged
-            entry.mtime = now()
-            cat.dirty = True
-    except IrodsError as err:
-        failure: dict[str, Any] = {"error_code": err.code, "error_message": err.message}
-        if index >= 0:
-            failure["operation_index"] = index
-        err.body = json_body({"failed_operation": failure}, binary)
-        raise
+        staged = list(entry.avus)
+        for i, op in enumerate(ops if isinstance(ops, list) else []):
+            try:
+                staged = _apply_op(cat, user, agent.persona, staged, op)
+            except IrodsError as err:
+                err.body = _failure(op, i, err.message, binary)
+                raise
+        entry.avus = staged
+        entry.mtime = now()
+        cat.dirty = True
     return _reply(0, json_body({}, binary))
 
 
 def _apply_op(
-    cat: Catalog, user: str, admin: bool, entry: Entry, staged: list[Avu], op: Any
+    cat: Catalog, user: str, persona: tuple[int, ...], staged: list[Avu], op: Any
 ) -> list[Avu]:
-    if not isinstance(op, dict):
-        raise IrodsError(-130000, "each operation must be an object")
-    name, attr = op.get("operation"), str(op.get("attribute") or "")
-    value, units = str(op.get("value") or ""), str(op.get("units") or "")
-    if name not in ("add", "remove") or not attr or not value:
-        raise IrodsError(-130000, f"invalid operation {op!r}")
-    _guard(cat, user, admin, entry, attr, CREATE_METADATA if name == "add" else DELETE_METADATA)
+    """One operation (``execute_metadata_operation``)."""
+    if not isinstance(op, dict) or not {"operation", "attribute", "value"} <= op.keys():
+        raise IrodsError(JSON_VALIDATION_ERROR, "key not found in operation")
+    name, attr = op["operation"], str(op["attribute"])
+    value, units = str(op["value"]), str(op.get("units") or "")
+    if persona >= (4, 3, 0) and (not attr or not value):
+        raise IrodsError(
+            SYS_INVALID_INPUT_PARAM,
+            f"Empty metadata attribute name or value [attribute={attr}, value={value}]",
+        )
+    if name not in ("add", "remove"):
+        raise IrodsError(INVALID_OPERATION, "Invalid metadata operation.")
+    if attr.startswith("ipc") and not cat.is_admin(user):
+        # CyVerse rule "PROTECTED AVUS" (cyverse_logic.re)
+        raise IrodsError(-830000, "CYVERSE ERROR: attempt to alter protected AVU")
     key = (attr, value, units)
     present = [a for a in staged if (a.name, a.value, a.units) == key]
     if name == "add":

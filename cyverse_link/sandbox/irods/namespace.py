@@ -7,7 +7,16 @@ from typing import TYPE_CHECKING
 
 from irods.message import CollectionRequest, FileOpenRequest
 
-from cyverse_link.sandbox.irods.catalog import CREATE, WRITE, Catalog, Coll, normalize, now, split
+from cyverse_link.sandbox.irods.catalog import (
+    CREATE,
+    DELETE,
+    OWN,
+    Catalog,
+    Coll,
+    normalize,
+    now,
+    split,
+)
 from cyverse_link.sandbox.irods.handlers import keywords
 from cyverse_link.sandbox.irods.protocol import IrodsError, Packet, parse, unpack
 
@@ -36,6 +45,14 @@ def trash_path(cat: Catalog, user: str, path: str) -> str:
     return target
 
 
+def _removal_level(purge: bool) -> int:
+    """What removing needs (irods/irods 4.3.1 and 4.2.8, plugins/database/src/db_plugin.cpp):
+    purging unregisters (``chlUnregDataObj``: ACCESS_DELETE_OBJECT, i.e. ``delete_object``
+    or ``own``); a move to the trash is a rename (``db_rename_object_op``: ``own``). ``write``
+    (modify_object) allows neither."""
+    return DELETE if purge else OWN
+
+
 def unlink(agent: Agent, packet: Packet) -> Reply:
     req = unpack(FileOpenRequest, packet.body)
     path = normalize(req.objPath or "")
@@ -47,8 +64,9 @@ def unlink(agent: Agent, packet: Packet) -> Reply:
         obj = cat.objs.get(path)
         if obj is None:
             raise IrodsError(-808000, f"{path} does not exist")  # CAT_NO_ROWS_FOUND
-        cat.require(user, obj, WRITE, "delete")
-        if force or path.startswith(f"/{cat.zone}/trash/"):
+        in_trash = path.startswith(f"/{cat.zone}/trash/")
+        cat.require(user, obj, _removal_level(force or in_trash), "delete")
+        if force or in_trash:
             cat.remove_obj(path)
         else:
             _move(cat, path, trash_path(cat, user, path), user)
@@ -72,11 +90,12 @@ def rm_coll(agent: Agent, packet: Packet) -> Reply:
             raise IrodsError(-821000, f"{path} is not empty")  # CAT_COLLECTION_NOT_EMPTY
         if path.count("/") <= 3 and not cat.is_admin(user):
             raise IrodsError(-818000, f"{path} is a home or system collection")
+        purge = "forceFlag" in opts or path.startswith(f"/{cat.zone}/trash/")
         for p in [path, *inside]:
             entry = cat.entry(p)
             if entry is not None:
-                cat.require(user, entry, WRITE, "remove")
-        if "forceFlag" in opts or path.startswith(f"/{cat.zone}/trash/"):
+                cat.require(user, entry, _removal_level(purge), "remove")
+        if purge:
             for p in sorted(inside, reverse=True):
                 if p in cat.objs:
                     cat.remove_obj(p)
@@ -114,7 +133,8 @@ def rename(agent: Agent, packet: Packet) -> Reply:
         parent = cat.colls.get(split(dest)[0])
         if parent is None:
             raise IrodsError(-814000, f"collection {split(dest)[0]} does not exist")
-        cat.require(user, entry, WRITE, "rename")
+        # db_plugin.cpp db_rename_object_op: the mover must own what it renames.
+        cat.require(user, entry, OWN, "rename")
         cat.require(user, parent, CREATE, "move objects into")
         _move(cat, src, dest, user, make_parents=False)
         _touch_parent(cat, src)

@@ -82,9 +82,6 @@ class SandboxIrods:
 
     def _seed(self) -> None:
         cat = self.catalog
-        cat.add_user(ADMIN_USER, ADMIN_PASSWORD, "rodsadmin")
-        cat.add_user(PUBLIC_GROUP, "", "rodsgroup")
-        cat.add_user(ANONYMOUS, "", "rodsuser")
         zone_root = f"/{self.zone}"
         for path in ("/", zone_root, f"{zone_root}/home", f"{zone_root}/home/shared"):
             coll = cat.mkcoll(path, ADMIN_USER, parents=True)
@@ -93,6 +90,12 @@ class SandboxIrods:
                 coll.acl[ANONYMOUS] = READ
                 coll.acl[PUBLIC_GROUP] = READ
         cat.mkcoll(f"{zone_root}/trash/home", ADMIN_USER, parents=True)
+        # The group first, so that the users created after it join it (core.re.template).
+        cat.add_user(PUBLIC_GROUP, "", "rodsgroup")
+        cat.add_user(ADMIN_USER, ADMIN_PASSWORD, "rodsadmin")
+        if cat.cyverse_rules:
+            # CyVerse's account for public reads (davrods); a stock server has none.
+            cat.add_user(ANONYMOUS, "", "rodsuser")
 
     # ---- lifecycle ----------------------------------------------------------------------------
     def start(self) -> SandboxIrods:

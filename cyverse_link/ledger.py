@@ -42,6 +42,7 @@ from cyverse_link.ledger_schema import (
     schema_version,
 )
 from cyverse_link.ledger_sql import (
+    _mysql_session,
     _ordered,
     _sqlite_pragmas,
     _translate,
@@ -91,6 +92,8 @@ class Ledger:
         self._engine: Engine = sa.create_engine(url, **kwargs)
         if url.get_backend_name() == "sqlite":
             sa.event.listen(self._engine, "connect", _sqlite_pragmas)
+        elif url.get_backend_name() in ("mysql", "mariadb"):
+            sa.event.listen(self._engine, "connect", _mysql_session)
         try:
             self._migrate(create)
         except BaseException:

@@ -14,10 +14,19 @@ from sqlalchemy.engine import Connection
 
 from cyverse_link.models import Status
 
-__all__ = ["SCHEMA_VERSION", "files", "metadata", "migration", "runs", "schema_version"]
+__all__ = [
+    "MAX_REL_PATH",
+    "SCHEMA_VERSION",
+    "files",
+    "metadata",
+    "migration",
+    "runs",
+    "schema_version",
+]
 
 # MySQL/MariaDB: a unique utf8mb4 key may span 3072 bytes → 768 characters; binary collation
 # so ORDER BY matches Python's code-point order (utf8mb4 bytes sort like code points).
+# Migration 4 widens it there to MAX_REL_PATH characters (uniqueness moves to a hash column).
 _REL_PATH = sa.String(1024).with_variant(
     mysql.VARCHAR(768, charset="utf8mb4", collation="utf8mb4_bin"), "mysql", "mariadb"
 )
@@ -102,6 +111,46 @@ def _add_catalog_rules(conn: Connection) -> None:
     columns = {c["name"] for c in sa.inspect(conn).get_columns("files")}
     if "catalog_rules" not in columns:  # NULL everywhere: every row is re-checked once
         conn.execute(sa.text("ALTER TABLE files ADD COLUMN catalog_rules VARCHAR(32)"))
+
+
+MAX_REL_PATH = 4096
+"""Longest ``rel_path`` (characters) every backend stores: Linux's PATH_MAX (4096 bytes, with
+its NUL) bounds any path a file can be opened by, and UTF-8 has at least one byte a character."""
+
+
+@migration(4)
+def _long_rel_paths(conn: Connection) -> None:
+    """MySQL/MariaDB: ``rel_path`` VARCHAR(768) failed every run holding a longer path ("Data
+    too long"). A unique utf8mb4 key cannot span more than 3072 bytes (InnoDB), so the column
+    is widened and uniqueness moves to a stored generated SHA-256 of it; a 768-character
+    prefix index serves the look-ups by path. PostgreSQL: widened (no other key limit met).
+    SQLite does not enforce VARCHAR lengths."""
+    dialect = conn.dialect.name
+    if dialect in ("mysql", "mariadb"):
+        unique = [
+            ix["name"]
+            for ix in sa.inspect(conn).get_indexes("files")
+            if ix.get("unique") and ix["column_names"] == ["rel_path"]
+        ] + [
+            uc["name"]
+            for uc in sa.inspect(conn).get_unique_constraints("files")
+            if uc["column_names"] == ["rel_path"]
+        ]
+        conn.execute(
+            sa.text(
+                f"ALTER TABLE files MODIFY rel_path VARCHAR({MAX_REL_PATH}) CHARACTER SET utf8mb4 "
+                "COLLATE utf8mb4_bin NOT NULL, "
+                "ADD COLUMN path_key BINARY(32) AS (UNHEX(SHA2(rel_path, 256))) STORED, "
+                "ADD UNIQUE INDEX ux_files_path_key (path_key), "
+                "ADD INDEX ix_files_rel_path (rel_path(768))"
+            )
+        )
+        for name in dict.fromkeys(unique):
+            conn.execute(sa.text(f"ALTER TABLE files DROP INDEX `{name}`"))
+    elif dialect == "postgresql":
+        conn.execute(
+            sa.text(f"ALTER TABLE files ALTER COLUMN rel_path TYPE VARCHAR({MAX_REL_PATH})")
+        )
 
 
 SCHEMA_VERSION = max(_MIGRATIONS)

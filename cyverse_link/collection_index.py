@@ -13,7 +13,7 @@ import posixpath
 from collections.abc import Iterable, Sequence
 
 from cyverse_link.models import RemoteObject
-from cyverse_link.naming import Rendition, derivative_of, is_derivative
+from cyverse_link.naming import Rendition, derivative_of, derivative_stem, is_derivative
 
 
 def _matches(name: str, patterns: Sequence[str]) -> bool:
@@ -69,7 +69,7 @@ class CollectionIndex:
         """The derivatives made from this content of ``original`` (matched by the MD5 prefix
         in their names; stale ones of earlier content are not used). With no MD5 known, a
         single set is taken; several sets are ambiguous and none is used."""
-        sets = self._derivatives.get(posixpath.splitext(original)[0], {})
+        sets = self._derivatives.get(derivative_stem(original), {})
         if md5:
             return dict(sets.get(md5[:8].lower(), {}))
         return dict(next(iter(sets.values()))) if len(sets) == 1 else {}

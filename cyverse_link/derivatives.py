@@ -22,7 +22,7 @@ from PIL import Image, ImageCms, ImageOps, UnidentifiedImageError
 
 from cyverse_link.config import DerivativeSettings
 from cyverse_link.errors import ImageError
-from cyverse_link.naming import Rendition
+from cyverse_link.naming import NAME_MAX, Rendition, bounded_stem
 
 log = logging.getLogger(__name__)
 
@@ -63,7 +63,7 @@ def make_derivatives(
     Raises ``ImageError`` (with the file name and what to do) when the image cannot be read.
     """
     name = source.name
-    stem = stem or source.stem
+    stem = stem or bounded_stem(source.stem, NAME_MAX - len(".large.jpg"))
     try:
         with Image.open(source) as img:
             fmt = img.format or "unknown"

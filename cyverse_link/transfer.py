@@ -29,7 +29,7 @@ from cyverse_link.derivatives import make_derivatives
 from cyverse_link.errors import CyverseLinkError, NotFound, ServiceUnavailable
 from cyverse_link.events import Event, EventHandler, EventKind
 from cyverse_link.models import MediaUrls, Stage, Status
-from cyverse_link.naming import Rendition, derivative_path, versioned_path
+from cyverse_link.naming import MAX_IRODS_PATH, Rendition, derivative_path, versioned_path
 from cyverse_link.publish.base import UrlProvider
 
 T = TypeVar("T")
@@ -214,11 +214,14 @@ class Transfer:
             derived: dict[Rendition, tuple[Path, str]] = {}  # local file, its md5
             paths: dict[Rendition, str] = {}
             if tmp is not None:
-                d = make_derivatives(job.local, tmp, self.settings.derivatives)
+                # A scratch folder per file: short fixed names there, whatever the file's name
+                # (a 255-byte name + ".large.jpg" is over NAME_MAX: OSError 36, every run).
+                d = make_derivatives(job.local, tmp, self.settings.derivatives, stem="d")
                 job = replace(job, mime=d.source_mime)
                 for rendition, f in d.files.items():
                     derived[rendition] = (f.path, f.md5)
                     paths[rendition] = derivative_path(remote, job.md5, rendition)
+            _check_path_length(job, (remote, *paths.values()))
             # Record the target before writing: a partial object there is then known to be ours.
             done.append((job.rel_path, Stage.DERIVED, Status.DONE, _job_fields(job)))
             self.record_many(done)
@@ -359,6 +362,19 @@ class Transfer:
 
 
 _FREE = object()  # no object of that name
+
+
+def _check_path_length(job: Job, paths: tuple[str, ...]) -> None:
+    """Refuse, before anything is written, a path iRODS would refuse (see naming)."""
+    longest = max(paths, key=lambda p: len(p.encode()))
+    size = len(longest.encode())
+    if size > MAX_IRODS_PATH:
+        raise FileFailed(
+            job,
+            Stage.UPLOADED,
+            f"the iRODS path would be {size} bytes and iRODS takes at most {MAX_IRODS_PATH}; "
+            "shorten the folder or file names (or irods.collection)",
+        )
 
 
 def _job_fields(job: Job) -> dict[str, Any]:

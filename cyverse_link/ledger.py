@@ -382,14 +382,22 @@ class Ledger:
             raise LedgerError("starting a run failed: the database returned no run id")
         return int(key[0])
 
-    def finish_run(self, run_id: int, counts: Counts, report_path: Path | str | None) -> None:
+    def finish_run(
+        self,
+        run_id: int,
+        counts: Counts,
+        report_path: Path | str | None,
+        *,
+        error: str | None = None,
+    ) -> None:
+        """Close the run's row; ``error``: it stopped early for this reason."""
         data = json.dumps(dataclasses.asdict(counts), sort_keys=True)
         report = str(report_path) if report_path is not None else None
         with self._errors("finishing a run"), self._engine.begin() as conn:
             conn.execute(
                 runs.update()
                 .where(runs.c.id == run_id)
-                .values(finished=_now(), counts=data, report_path=report)
+                .values(finished=_now(), counts=data, report_path=report, error=error)
             )
 
     def last_run(self, command: str | None = None) -> RunRecord | None:
@@ -403,5 +411,6 @@ class Ledger:
         m = row._mapping
         counts = json.loads(m["counts"]) if m["counts"] else None
         return RunRecord(
-            m["id"], m["command"], m["started"], m["finished"], counts, m["report_path"]
-        )
+            m["id"], m["command"], m["started"], m["finished"], counts, m["report_path"],
+            m["error"],
+        )  # fmt: skip

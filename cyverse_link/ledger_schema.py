@@ -75,6 +75,8 @@ runs = sa.Table(
     sa.Column("finished", sa.DateTime),
     sa.Column("counts", sa.Text),
     sa.Column("report_path", sa.Text),
+    # Why the run stopped early (a service away, exit 3); NULL when it ran through (migration 5).
+    sa.Column("error", sa.Text),
 )
 sa.Index("ix_files_status", files.c.status, files.c.stage)
 
@@ -151,6 +153,13 @@ def _long_rel_paths(conn: Connection) -> None:
         conn.execute(
             sa.text(f"ALTER TABLE files ALTER COLUMN rel_path TYPE VARCHAR({MAX_REL_PATH})")
         )
+
+
+@migration(5)
+def _add_run_error(conn: Connection) -> None:
+    columns = {c["name"] for c in sa.inspect(conn).get_columns("runs")}
+    if "error" not in columns:  # created by version 1 before the column existed
+        conn.execute(sa.text("ALTER TABLE runs ADD COLUMN error TEXT"))
 
 
 SCHEMA_VERSION = max(_MIGRATIONS)

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import copy
 import posixpath
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from contextlib import ExitStack
 from pathlib import Path
 from typing import Any, Protocol
@@ -44,7 +44,7 @@ from cyverse_link.pipeline import lock_path
 from cyverse_link.portal.base import Portal
 from cyverse_link.publish.base import UrlProvider
 from cyverse_link.publish.davanon import DavAnonProvider
-from cyverse_link.report import ReportEntry, ReportWriter, RunReport
+from cyverse_link.report import ReportEntry, ReportWriter, RunReport, finish_failed
 from cyverse_link.transfer import Job
 
 __all__ = ["LEDGER_PREFIX", "LinkStore", "ledger_key", "run_link"]
@@ -172,30 +172,11 @@ class _LinkRun:
         run_id = self.ledger.start_run("link") if self.ledger and not self.dry_run else None
         with ReportWriter(report_dir, "link", dry_run=self.dry_run) as writer:
             self.writer = writer
-            version = self.store.server_version()
-            self.emit(Event(EventKind.INFO, message=f"iRODS server {version}"))
-            index = CollectionIndex(self.settings.source.include).add(self.store.list(collection))
-            self.counts.extra["derivatives"] = index.derivative_count
-            self.counts.extra["ignored"] = len(index.ignored)
-            self.emit(Event(EventKind.INFO, message=(
-                f"{collection}: {len(index.originals)} images, {index.derivative_count} "
-                f"derivatives, {len(index.ignored)} other objects"
-            )))  # fmt: skip
-            self._publish(collection, publish, bool(index.originals))
-            batch = self.settings.symbiota.batch_size
-            for i in range(0, len(index.originals), batch):
-                chunk = index.originals[i : i + batch]
-                known = self._records([ledger_key(o.path) for o in chunk])
-                for obj in chunk:
-                    self._one(obj, index, known.get(ledger_key(obj.path)), publish)
-                if self.dry_run:
-                    self._match_pending()
-                self._commit()
-            if self.mapper is not None:
-                self.mapper.flush()
-            self._match_pending()
-            self._commit()
-            self.emit(Event(EventKind.FINISHED, counts=copy.deepcopy(self.counts)))
+            try:
+                self._run(collection, publish=publish)
+            except CyverseLinkError as exc:  # a service went away (exit 3): say so
+                finish_failed(writer, self.counts, exc, self._run_row(run_id))
+                raise
             report = writer.finish(self.counts)
         if run_id is not None and self.ledger is not None:
             # The catalog numbers recorded, checked against the rules (for ``plan``).
@@ -203,6 +184,38 @@ class _LinkRun:
             self.ledger.confirm_catalogs(parser.fingerprint, parser)
             self.ledger.finish_run(run_id, self.counts, report.path)
         return report
+
+    def _run(self, collection: str, *, publish: bool) -> None:
+        version = self.store.server_version()
+        self.emit(Event(EventKind.INFO, message=f"iRODS server {version}"))
+        index = CollectionIndex(self.settings.source.include).add(self.store.list(collection))
+        self.counts.extra["derivatives"] = index.derivative_count
+        self.counts.extra["ignored"] = len(index.ignored)
+        self.emit(Event(EventKind.INFO, message=(
+            f"{collection}: {len(index.originals)} images, {index.derivative_count} "
+            f"derivatives, {len(index.ignored)} other objects"
+        )))  # fmt: skip
+        self._publish(collection, publish, bool(index.originals))
+        batch = self.settings.symbiota.batch_size
+        for i in range(0, len(index.originals), batch):
+            chunk = index.originals[i : i + batch]
+            known = self._records([ledger_key(o.path) for o in chunk])
+            for obj in chunk:
+                self._one(obj, index, known.get(ledger_key(obj.path)), publish)
+            if self.dry_run:
+                self._match_pending()
+            self._commit()
+        if self.mapper is not None:
+            self.mapper.flush()
+        self._match_pending()
+        self._commit()
+        self.emit(Event(EventKind.FINISHED, counts=copy.deepcopy(self.counts)))
+
+    def _run_row(self, run_id: int | None) -> Callable[[Path | None, str], None] | None:
+        ledger = self.ledger
+        if run_id is None or ledger is None:
+            return None
+        return lambda path, reason: ledger.finish_run(run_id, self.counts, path, error=reason)
 
     def _records(self, keys: list[str]) -> dict[str, FileRecord]:
         return self.ledger.get_many(keys) if self.ledger is not None else {}

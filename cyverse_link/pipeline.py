@@ -24,7 +24,7 @@ from typing import Any
 from cyverse_link import wiring
 from cyverse_link.config import Settings
 from cyverse_link.datastore.base import DataStore
-from cyverse_link.errors import ServiceUnavailable
+from cyverse_link.errors import CyverseLinkError, ServiceUnavailable
 from cyverse_link.events import Event, EventHandler, EventKind, ignore
 from cyverse_link.identifiers import IdentifierParser, load_mapping_csv
 from cyverse_link.ledger import FileRecord, Ledger, RunLock, lock_path_for
@@ -34,7 +34,7 @@ from cyverse_link.naming import original_path, versioned_path
 from cyverse_link.plan import Decision, PlanEvent, PlanItem, iter_plan, run_plan
 from cyverse_link.portal.base import Portal
 from cyverse_link.publish.base import UrlProvider
-from cyverse_link.report import ReportEntry, ReportWriter, RunReport
+from cyverse_link.report import ReportEntry, ReportWriter, RunReport, finish_failed
 from cyverse_link.transfer import (
     FileFailed,
     Job,
@@ -371,13 +371,24 @@ def run_sync(
                     emit(Event(EventKind.INFO, rel, message=f"skipped: {why}"))
 
                 items = iter_plan(settings, ledger, mapping=mapping, on_skip=skipped)
-                counts = run.execute(items, limit=limit)
+                try:
+                    counts = run.execute(items, limit=limit)
+                except CyverseLinkError as exc:  # a service went away (exit 3): say so
+                    finish_failed(writer, run.counts, exc, _run_row(ledger, run_id, run.counts))
+                    raise
                 report = writer.finish(counts)
             # The catalog numbers recorded, checked against the rules: ``plan`` reuses them.
             parser = IdentifierParser(settings.identifiers, mapping)
             ledger.confirm_catalogs(parser.fingerprint, parser)
             ledger.finish_run(run_id, counts, report.path)
             return report
+
+
+def _run_row(ledger: Ledger, run_id: int, counts: Counts) -> Callable[[Path | None, str], None]:
+    def record(path: Path | None, reason: str) -> None:
+        ledger.finish_run(run_id, counts, path, error=reason)
+
+    return record
 
 
 @contextmanager

@@ -44,7 +44,7 @@ from cyverse_link.portal.symbiota import SymbiotaDb
 from cyverse_link.publish.bisque import BisqueClient
 from cyverse_link.publish.davanon import DavAnonProvider
 from cyverse_link.relink_rules import Clues, Resolution, clues_of, relink_urls
-from cyverse_link.report import ReportEntry, ReportWriter, RunReport
+from cyverse_link.report import ReportEntry, ReportWriter, RunReport, finish_failed
 from cyverse_link.urls import bisque_irods_path
 
 __all__ = ["Clues", "Resolution", "clues_of", "ledger_key", "relink_urls", "run_relink"]
@@ -153,26 +153,39 @@ class _Relink:
         run_id = self.ledger.start_run("relink") if self.ledger is not None else None
         with ReportWriter(self.s.state.report_dir, "relink", dry_run=self.dry_run) as writer:
             self.writer = writer
-            for coll in collections:
-                self.index.add(self.store.list(coll))  # one paged listing per collection
-                self.emit(Event(EventKind.INFO, message=f"listed {coll}"))
-                list_avu = getattr(self.store, "list_avu", None)
-                if list_avu is not None:  # CyVerse's BisQue rule tagged what it registered
-                    for path, uniq in list_avu(coll, BISQUE_ID_AVU):
-                        self.by_uniq.setdefault(uniq, path)
-                if hasattr(self.store, "is_public") and not self.store.is_public(coll):
-                    self.emit(Event(EventKind.INFO, message=(
-                        f"{coll} is not public: dav-anon URLs of its files will not load until "
-                        f"anonymous may read it (cyverse-link link --publish {coll})"
-                    )))  # fmt: skip
-            self._index_catalogs()
-            for rows in self.portal.media_rows_pointing_at(self.hosts):
-                self._batch(rows)
-            self.emit(Event(EventKind.FINISHED, counts=copy.deepcopy(self.counts)))
+            try:
+                self._run(collections)
+            except CyverseLinkError as exc:  # a service went away (exit 3): say so
+                ledger = self.ledger
+                record = (
+                    (lambda path, why: ledger.finish_run(run_id, self.counts, path, error=why))
+                    if run_id is not None and ledger is not None
+                    else None
+                )
+                finish_failed(writer, self.counts, exc, record)
+                raise
             report = writer.finish(self.counts)
         if run_id is not None and self.ledger is not None:
             self.ledger.finish_run(run_id, self.counts, report.path)
         return report
+
+    def _run(self, collections: list[str]) -> None:
+        for coll in collections:
+            self.index.add(self.store.list(coll))  # one paged listing per collection
+            self.emit(Event(EventKind.INFO, message=f"listed {coll}"))
+            list_avu = getattr(self.store, "list_avu", None)
+            if list_avu is not None:  # CyVerse's BisQue rule tagged what it registered
+                for path, uniq in list_avu(coll, BISQUE_ID_AVU):
+                    self.by_uniq.setdefault(uniq, path)
+            if hasattr(self.store, "is_public") and not self.store.is_public(coll):
+                self.emit(Event(EventKind.INFO, message=(
+                    f"{coll} is not public: dav-anon URLs of its files will not load until "
+                    f"anonymous may read it (cyverse-link link --publish {coll})"
+                )))  # fmt: skip
+        self._index_catalogs()
+        for rows in self.portal.media_rows_pointing_at(self.hosts):
+            self._batch(rows)
+        self.emit(Event(EventKind.FINISHED, counts=copy.deepcopy(self.counts)))
 
     def _index_catalogs(self) -> None:
         for obj in self.index.originals:

@@ -70,7 +70,7 @@ def status(obj: Context, failed: bool) -> None:
                 ],
                 "last_run": None if last is None else {
                     "id": last.id, "command": last.command, "started": last.started,
-                    "finished": last.finished, "report": last.report_path,
+                    "finished": last.finished, "report": last.report_path, "error": last.error,
                 },
             }
         )  # fmt: skip
@@ -78,6 +78,8 @@ def status(obj: Context, failed: bool) -> None:
         print_summary(obj, [*rows, ("total", sum(summary.values()))], title="ledger")
         if last is not None:
             state = "finished" if last.finished else "unfinished"
+            if last.error:
+                state = f"failed: {last.error}"
             click.echo(f"last run: {last.command} #{last.id} started {last.started:%Y-%m-%d %H:%M}"
                        f" ({state}); report: {last.report_path or '-'}")  # fmt: skip
         for f in failures:

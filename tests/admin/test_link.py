@@ -3,6 +3,7 @@ database (SQLite and MariaDB, ``media`` and ``images`` flavours)."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
@@ -188,7 +189,10 @@ def test_an_interrupted_run_resumes_without_duplicates(
         run_link(settings, SHARED, store=irods.store,
                  portal=_PortalDownAfterMatching(symbiota.db()), provider=provider)  # fmt: skip
     assert symbiota.rows() == []
-    assert list((tmp_path / "reports").glob("link-*.json.part"))  # the interrupted report
+    # The stopped run's report is finished, with the reason (issue 13 item 13), not left .part
+    assert not list((tmp_path / "reports").glob("link-*.json.part"))
+    (stopped,) = (tmp_path / "reports").glob("link-*.json")
+    assert json.loads(stopped.read_text(encoding="utf-8"))["error"]
 
     report = run_link(settings, SHARED, store=irods.store, portal=symbiota.db(),
                       provider=provider)  # fmt: skip

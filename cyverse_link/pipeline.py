@@ -31,7 +31,7 @@ from cyverse_link.ledger import FileRecord, Ledger, RunLock, lock_path_for
 from cyverse_link.mapping import Mapped, Mapper
 from cyverse_link.models import Counts, MatchStatus, Stage, Status
 from cyverse_link.naming import original_path, versioned_path
-from cyverse_link.plan import Decision, PlanEvent, PlanItem, iter_plan, run_plan
+from cyverse_link.plan import Decision, PlanEvent, PlanItem, iter_plan, run_plan, skipped_entry
 from cyverse_link.portal.base import Portal
 from cyverse_link.publish.base import UrlProvider
 from cyverse_link.report import ReportEntry, ReportWriter, RunReport, finish_failed
@@ -368,6 +368,7 @@ def run_sync(
 
                 def skipped(rel: str, why: str) -> None:
                     run.counts.extra["skipped"] = run.counts.extra.get("skipped", 0) + 1
+                    writer.add(skipped_entry(rel, why))
                     emit(Event(EventKind.INFO, rel, message=f"skipped: {why}"))
 
                 items = iter_plan(settings, ledger, mapping=mapping, on_skip=skipped)

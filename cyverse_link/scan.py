@@ -147,7 +147,44 @@ def scan(
     flt = _Filter(source.include, source.exclude)
     skip = on_skip or (lambda rel, reason: None)
     seen_dirs: set[tuple[int, int]] = set()
-    yield from _walk(root, "", flt, known, skip, source.max_web_bytes, seen_dirs)
+    walk = _Walk(skip, None if source.follow_links_outside else os.path.realpath(root))
+    yield from _walk(root, "", flt, known, walk, source.max_web_bytes, seen_dirs)
+    walk.finish()
+
+
+HIDDEN_LISTED = 20
+"""Hidden files named in the report per run; the rest are counted in one line (a Mac-written
+drive has a ``._`` twin of every image: a line each would swamp the report)."""
+
+
+class _Walk:
+    """What the walk reports besides files: skipped folders, hidden files (bounded), links out
+    of the drop folder. ``inside`` is the drop folder's real path, or None to follow every
+    link."""
+
+    def __init__(self, skip: SkipCallback, inside: str | None) -> None:
+        self.skip = skip
+        self.inside = inside
+        self.hidden = 0
+
+    def hidden_file(self, rel: str) -> None:
+        self.hidden += 1
+        if self.hidden <= HIDDEN_LISTED:
+            self.skip(rel, "hidden file (its name starts with a dot)")
+
+    def finish(self) -> None:
+        if self.hidden > HIDDEN_LISTED:
+            more = self.hidden - HIDDEN_LISTED
+            self.skip(".", f"{more} more hidden files (names starting with a dot) not listed")
+
+    def outside(self, folder: Path, name: str) -> str | None:
+        """The real target of link ``folder/name`` when it lies outside the drop folder."""
+        if self.inside is None:
+            return None
+        target = os.path.realpath(folder / name)
+        if target == self.inside or target.startswith(self.inside.rstrip(os.sep) + os.sep):
+            return None
+        return target
 
 
 def _walk(
@@ -155,7 +192,7 @@ def _walk(
     prefix: str,
     flt: _Filter,
     known: KnownLookup | None,
-    skip: SkipCallback,
+    walk: _Walk,
     max_web_bytes: int,
     seen_dirs: set[tuple[int, int]],
     parent_fd: int | None = None,
@@ -163,6 +200,7 @@ def _walk(
     # Each folder is opened once and listed and stat-ed through its descriptor (fstatat):
     # no path lookup from the root per file, which was a visible share of a warm plan.
     fd: int | None = None
+    skip = walk.skip
     try:
         try:
             if _FD_WALK:
@@ -181,7 +219,7 @@ def _walk(
             log.warning("cannot list %s: %s", folder, exc.strerror)
             skip(prefix.rstrip("/") or ".", f"cannot list folder: {exc.strerror}")
             return
-        yield from _entries(folder, prefix, entries, fd, flt, known, skip, max_web_bytes, seen_dirs)
+        yield from _entries(folder, prefix, entries, fd, flt, known, walk, max_web_bytes, seen_dirs)
     finally:
         if fd is not None:
             os.close(fd)
@@ -194,10 +232,11 @@ def _entries(
     fd: int | None,
     flt: _Filter,
     known: KnownLookup | None,
-    skip: SkipCallback,
+    walk: _Walk,
     max_web_bytes: int,
     seen_dirs: set[tuple[int, int]],
 ) -> Iterator[LocalFile]:
+    skip = walk.skip
     # Hidden names go before the sort; folders are keyed "name/" (see the module docstring).
     keyed: list[tuple[str, os.DirEntry[str], bool]] = []
     for entry in entries:
@@ -211,13 +250,28 @@ def _entries(
                 )
                 skip(prefix + name.encode("utf-8", "replace").decode(), "file name is not UTF-8")
                 continue
-        if name[0] == ".":  # hidden, including macOS "._x" resource forks and .DS_Store
-            log.debug("skipping %s%s: hidden", prefix, name)
-            continue
         try:
             is_dir = entry.is_dir()
         except OSError:
             is_dir = False
+        if name[0] == ".":  # hidden, including macOS "._x" resource forks and .DS_Store
+            log.debug("skipping %s%s: hidden", prefix, name)
+            if is_dir:
+                skip(prefix + name, "hidden folder (its name starts with a dot): not scanned")
+            else:
+                walk.hidden_file(prefix + name)
+            continue
+        if walk.inside is not None and entry.is_symlink():  # d_type: no system call
+            target = walk.outside(folder, name)
+            if target is not None:
+                what = "folder" if is_dir else "file"
+                log.info("skipping %s%s: link to a %s outside source.path", prefix, name, what)
+                skip(
+                    prefix + name,
+                    f"symbolic link to a {what} outside source.path ({target}): not followed; "
+                    "set source.follow_links_outside: true to include it",
+                )
+                continue
         keyed.append((name + "/" if is_dir else name, entry, is_dir))
     keyed.sort(key=_first)
     filtered, only_ends = flt.active, flt.only_ends
@@ -228,9 +282,10 @@ def _entries(
             reason = ignored_reason(name, True)
             if reason:
                 log.debug("skipping %s: %s", rel, reason)
+                skip(rel, f"{DERIVATIVE_DIR} folder (cyverse-link's own web copies): not scanned")
             elif not (filtered and flt.dir_excluded(rel, name)):
                 yield from _walk(
-                    folder / name, rel + "/", flt, known, skip, max_web_bytes, seen_dirs, fd
+                    folder / name, rel + "/", flt, known, walk, max_web_bytes, seen_dirs, fd
                 )
             continue
         # ignored_reason(name, False) inlined (hidden names are gone already): per-file cost.

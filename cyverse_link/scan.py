@@ -37,6 +37,7 @@ __all__ = [
     "SkipCallback",
     "ignored_reason",
     "inspect_file",
+    "name_problem",
     "scan",
 ]
 
@@ -57,6 +58,27 @@ HANDLED = LocalFile("", 0, 0)
 unchanged files): ``scan`` yields nothing for it. Compared by identity."""
 SkipCallback = Callable[[str, str], None]
 """``(rel_path, reason)`` for folders or files left out for a reason worth reporting."""
+
+
+_CONTROL = re.compile("[\x00-\x1f\x7f]")
+
+
+def name_problem(rel_path: str) -> str | None:
+    """Why iRODS cannot hold ``rel_path`` as a name, or None.
+
+    A C0 control character or DEL: the iRODS server itself stores any byte but NUL, and sends
+    names back inside its XML protocol escaping only ``& < > " '`` (irods/irods
+    lib/core/src/packStruct.cpp, ``strToXmlStr`` ~line 1466). XML 1.0 forbids most control
+    characters and turns CR into LF, so python-irodsclient's parser fails on (or changes) such
+    a name, and any listing of its folder breaks with it. Refused before anything is sent."""
+    m = _CONTROL.search(rel_path)
+    if m is None:
+        return None
+    code = ord(m.group())
+    return (
+        f"the name contains the control character U+{code:04X}, which iRODS cannot give back "
+        "to its clients (its XML protocol forbids it); rename the file or folder"
+    )
 
 
 def ignored_reason(name: str, is_dir: bool) -> str | None:
@@ -340,6 +362,9 @@ def inspect_file(
     skip: SkipCallback | None = None,
 ) -> LocalFile | None:
     """Hash and check one file (one streaming read). None when it vanished or is still growing."""
+    bad = name_problem(rel_path)
+    if bad is not None:  # never read: it cannot go to iRODS under this name anyway
+        return LocalFile(rel_path, size, mtime_ns, problems=(Problem.BAD_NAME,), detail=bad)
     if size == 0:
         return LocalFile(
             rel_path, 0, mtime_ns, EMPTY_MD5, None, (Problem.EMPTY,), "file is empty (0 bytes)"

@@ -14,6 +14,7 @@ from __future__ import annotations
 import hashlib
 import io
 import logging
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 from typing import cast
@@ -65,7 +66,12 @@ def make_derivatives(
     name = source.name
     stem = stem or bounded_stem(source.stem, NAME_MAX - len(".large.jpg"))
     try:
-        with Image.open(source) as img:
+        # Past MAX_IMAGE_PIXELS but under twice it: flagged TOO_LARGE by the scan and made
+        # smaller here on purpose; Pillow's warning would only be noise on stderr.
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            img = Image.open(source)
+        with img:
             fmt = img.format or "unknown"
             mime = Image.MIME.get(fmt, "application/octet-stream")
             widths = _widths(settings, is_jpeg=fmt == "JPEG")

@@ -29,7 +29,7 @@ from cyverse_link.events import Event, EventHandler, EventKind, ignore
 from cyverse_link.identifiers import IdentifierParser, load_mapping_csv
 from cyverse_link.ledger import FileRecord, Ledger, RunLock, lock_path_for
 from cyverse_link.mapping import Mapped, Mapper
-from cyverse_link.models import Counts, MatchStatus, Stage, Status
+from cyverse_link.models import Counts, MatchStatus, Problem, Stage, Status
 from cyverse_link.naming import original_path, versioned_path
 from cyverse_link.plan import Decision, PlanEvent, PlanItem, iter_plan, run_plan, skipped_entry
 from cyverse_link.portal.base import Portal
@@ -218,7 +218,8 @@ class SyncRun:
         local = self.settings.source.path / lf.rel_path
         base = original_path(self.settings.irods.collection, lf.rel_path)
         job = Job(lf.rel_path, local, lf.size, lf.mtime_ns, lf.md5, ident.catalog, ident.suffix,
-                  base, action=item.decision.value)  # fmt: skip
+                  base, action=item.decision.value,
+                  web_copy=Problem.TOO_LARGE in lf.problems)  # fmt: skip
         if rec is not None and rec.md5 == lf.md5 and rec.irods_path:
             done = last_done(rec)
             return replace(
@@ -228,7 +229,9 @@ class SyncRun:
                 previous_remote=rec.previous_irods_path,
                 overwrite_ok=done < Stage.UPLOADED,
                 mime=rec.mime,
-                derivatives=derivative_paths(self.settings, rec.irods_path, lf.md5, rec.mime),
+                derivatives=derivative_paths(
+                    self.settings, rec.irods_path, lf.md5, rec.mime, web_copy=job.web_copy
+                ),
                 urls=rec.urls if done >= Stage.REGISTERED else None,
             )
         previous: str | None = None

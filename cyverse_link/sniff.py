@@ -117,8 +117,8 @@ def check_image(
     if mime == "image/jpeg" and b"\xff\xd9" not in tail[-TAIL_BYTES:]:
         return (Problem.CORRUPT,), "JPEG end-of-image marker missing: file is truncated", mime
     try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always", Image.DecompressionBombWarning)
             warnings.simplefilter("ignore", UserWarning)  # "Corrupt EXIF data": image may be fine
             with Image.open(source()) as im:
                 if mime == "image/png":
@@ -130,6 +130,9 @@ def check_image(
             if size <= FULL_DECODE_BYTES:
                 with Image.open(source()) as im:
                     im.load()
+        bomb = next((w for w in caught if w.category is Image.DecompressionBombWarning), None)
+        if bomb is not None:  # over Pillow's MAX_IMAGE_PIXELS: no browser should get it whole
+            return (Problem.TOO_LARGE,), f"very large image ({bomb.message})", mime
     except Image.DecompressionBombError as exc:
         # Valid header, just enormous: the derivative step decides what to do with it.
         return (Problem.TOO_LARGE,), f"very large image ({exc})", mime

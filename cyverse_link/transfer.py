@@ -60,6 +60,9 @@ class Job:
     uploaded: bool = False  # bytes were sent in this run (for the counts)
     published: bool = False
     identified: Mapping[str, Any] | None = None  # the "identified" record, not yet committed
+    # Too large for a browser (over source.max_web_bytes or Pillow's pixel limit): gets a web
+    # copy and thumbnail even with derivatives.enabled false (see Transfer._derive_and_upload).
+    web_copy: bool = False
 
 
 class FileFailed(Exception):
@@ -202,7 +205,11 @@ class Transfer:
     def _derive_and_upload(self, job: Job, done: list[Transition]) -> Job:
         # A scratch folder only when there is something to derive: making and removing one
         # per file cost ~15% of a small-file sync with derivatives off (bench_sync_overhead).
-        enabled = self.settings.derivatives.enabled
+        enabled = self.settings.derivatives.enabled or job.web_copy
+        if job.web_copy and not self.settings.derivatives.enabled:
+            # The original would be the web ``url`` with no thumbnail: a page loading 9.5 MB
+            # or 900 Mpx for every visitor. source.max_web_bytes (8 MiB) is the line.
+            self._web_copy_note(job)
         tmp = Path(tempfile.mkdtemp(prefix="derive-", dir=self.work_dir)) if enabled else None
         try:
             if self._tree_linker():
@@ -245,6 +252,20 @@ class Transfer:
         finally:
             if tmp is not None:
                 shutil.rmtree(tmp, ignore_errors=True)
+
+    def _web_copy_note(self, job: Job) -> None:
+        limit = self.settings.source.max_web_bytes
+        self.retry.on_event(
+            Event(
+                EventKind.INFO,
+                job.rel_path,
+                message=(
+                    "derivatives.enabled is false, but this image is too large to be the web "
+                    f"image ({job.size} bytes; source.max_web_bytes {limit}, or too many "
+                    "pixels): a web copy and thumbnail are made for it"
+                ),
+            )
+        )
 
     def _publish(self, job: Job, done: list[Transition]) -> Job:
         published = False
@@ -391,10 +412,10 @@ def _job_fields(job: Job) -> dict[str, Any]:
 
 
 def derivative_paths(
-    settings: Settings, remote: str, md5: str, mime: str | None
+    settings: Settings, remote: str, md5: str, mime: str | None, *, web_copy: bool = False
 ) -> dict[Rendition, str]:
     """Where the derivatives of ``remote`` live (what ``_derive_and_upload`` wrote)."""
-    if not settings.derivatives.enabled:
+    if not (settings.derivatives.enabled or web_copy):
         return {}
     kinds = [Rendition.WEB, Rendition.THUMB]
     if mime != "image/jpeg":

@@ -25,7 +25,7 @@ from typing import Any, Protocol
 from cyverse_link import wiring
 from cyverse_link.collection_index import CollectionIndex
 from cyverse_link.config import Settings
-from cyverse_link.datastore.base import DataStore
+from cyverse_link.datastore.base import DataStore, avu_attribute
 from cyverse_link.errors import ConfigError, CyverseLinkError
 from cyverse_link.events import Event, EventHandler, EventKind, ignore
 from cyverse_link.identifiers import IdentifierParser, load_mapping_csv, parse_identifier
@@ -45,11 +45,13 @@ from cyverse_link.portal.base import Portal
 from cyverse_link.publish.base import UrlProvider
 from cyverse_link.publish.davanon import DavAnonProvider
 from cyverse_link.report import ReportEntry, ReportWriter, RunReport, finish_failed
+from cyverse_link.sniff import sniff_mime
 from cyverse_link.transfer import Job
 
 __all__ = ["LEDGER_PREFIX", "LinkStore", "ledger_key", "run_link"]
 
 LEDGER_PREFIX = "irods:"
+HEAD_BYTES = 4096  # enough for every signature sniff.sniff_mime knows
 
 
 class LinkStore(DataStore, Protocol):
@@ -149,13 +151,14 @@ class _LinkRun:
         self.emit = emit
         self.dry_run = dry_run
         self.counts = Counts()
-        for name in ("derivatives", "ignored", "unidentified", "checksummed"):
+        for name in ("derivatives", "ignored", "unidentified", "checksummed", "superseded", "bad"):
             self.counts.extra[name] = 0
         if dry_run:
             self.counts.extra["would_link"] = 0
         ident = settings.identifiers
         self.mapping = load_mapping_csv(ident.mapping_csv) if ident.mapping_csv else None
         self.writer: ReportWriter | None = None
+        self.ours: dict[str, str] = {}  # object → source MD5, for what sync uploaded
         self.pending: list[tuple[Job, ReportEntry]] = []  # dry run: waiting for a match batch
         self.buffer: list[tuple[str, Stage, Status, dict[str, Any]]] = []  # ledger, per batch
         self.mapper: Mapper | None = None
@@ -196,6 +199,7 @@ class _LinkRun:
             f"derivatives, {len(index.ignored)} other objects"
         )))  # fmt: skip
         self._publish(collection, publish, bool(index.originals))
+        self._read_ours(collection)
         batch = self.settings.symbiota.batch_size
         for i in range(0, len(index.originals), batch):
             chunk = index.originals[i : i + batch]
@@ -239,6 +243,14 @@ class _LinkRun:
         key = ledger_key(obj.path)
         c.discovered += 1
         self.emit(Event(EventKind.DISCOVERED, key))
+        newer = index.superseded_by(obj.path)
+        if newer is not None:  # sync moved this file's row to newer content: never back
+            c.extra["superseded"] += 1
+            why = (f"superseded: sync replaced this content by {newer} and moved its Symbiota "
+                   "row there; the older object is kept but not linked")  # fmt: skip
+            self._add(ReportEntry(key, Stage.IDENTIFIED, Status.SKIPPED, action="superseded",
+                                  irods_path=obj.path, error=why))  # fmt: skip
+            return
         ident = parse_identifier(posixpath.basename(obj.path), self.settings.identifiers,
                                  self.mapping)  # fmt: skip
         if ident is None:
@@ -262,6 +274,15 @@ class _LinkRun:
             return
         md5 = obj.checksum
         try:
+            bad = self._content_problem(obj)
+            if bad is not None:
+                c.failed += 1
+                c.extra["bad"] += 1
+                self.emit(Event(EventKind.FAILED, key, Stage.IDENTIFIED, message=bad))
+                self._add(ReportEntry(key, Stage.IDENTIFIED, Status.SKIPPED, action="bad",
+                                      catalog=ident.catalog, irods_path=obj.path, detail=bad,
+                                      error=bad))  # fmt: skip
+                return
             if md5 is None and not self.dry_run:
                 md5 = self.store.checksum(obj.path)  # the server computes and registers it
                 c.extra["checksummed"] += 1
@@ -286,6 +307,27 @@ class _LinkRun:
         c.registered += 1
         c.published += int(publish)
         self.mapper.add(job)
+
+    def _read_ours(self, collection: str) -> None:
+        """What ``sync`` uploaded (AVU ``cyverse_link.source_md5`` = the object's MD5): its
+        content was sniffed before the upload, so it is not read again (one paged GenQuery
+        instead of three requests per object)."""
+        list_avu = getattr(self.store, "list_avu", None)
+        if list_avu is not None:
+            self.ours = dict(list_avu(collection, avu_attribute("source_md5")))
+
+    def _content_problem(self, obj: RemoteObject) -> str | None:
+        """Why ``obj`` must not become a media row (its first bytes read and sniffed like a
+        drop-folder file's), or None. ``sync`` refuses the same content before uploading."""
+        if obj.size == 0:
+            return "empty object (0 bytes): not an image"
+        if obj.checksum and self.ours.get(obj.path) == obj.checksum:
+            return None
+        mime = sniff_mime(self.store.read_head(obj.path, HEAD_BYTES))
+        if mime is None or not mime.startswith("image/"):
+            kind = "text" if mime == "text/plain" else (mime or "unrecognised content")
+            return f"not an image: {kind}"
+        return None
 
     def _urls(self, path: str, derivatives: Mapping[Any, str]) -> MediaUrls | None:
         # A dry run never registers anything: only dav-anon URLs (pure strings) are shown.

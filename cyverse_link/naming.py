@@ -69,6 +69,20 @@ def versioned_path(path: str, md5: str) -> str:
     return posixpath.join(head, bounded_stem(stem, NAME_MAX - len(tag.encode())) + tag)
 
 
+_VERSION_RX = re.compile(r"^(?P<stem>.+)\.v(?P<tag>[0-9a-f]{8})(?P<ext>\.[^.]*)?$", re.DOTALL)
+
+
+def version_of(path: str, checksum: str | None) -> str | None:
+    """The plain path that ``path`` is a newer content of (``versioned_path(plain, checksum)
+    == path``: the tag must be the object's own MD5 prefix), or None."""
+    head, name = posixpath.split(path)
+    m = _VERSION_RX.match(name)
+    if m is None or not checksum or not checksum.lower().startswith(m["tag"]):
+        return None
+    plain = posixpath.join(head, m["stem"] + (m["ext"] or ""))
+    return plain if versioned_path(plain, checksum) == path else None
+
+
 def derivative_stem(original: str) -> str:
     """The original's folder + the stem its derivatives are named by (``derivative_path``)."""
     head, name = posixpath.split(original)

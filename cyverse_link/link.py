@@ -45,13 +45,12 @@ from cyverse_link.portal.base import Portal
 from cyverse_link.publish.base import UrlProvider
 from cyverse_link.publish.davanon import DavAnonProvider
 from cyverse_link.report import ReportEntry, ReportWriter, RunReport, finish_failed
-from cyverse_link.sniff import sniff_mime
+from cyverse_link.sniff import HEAD_BYTES, remote_problem
 from cyverse_link.transfer import Job
 
 __all__ = ["LEDGER_PREFIX", "LinkStore", "ledger_key", "run_link"]
 
 LEDGER_PREFIX = "irods:"
-HEAD_BYTES = 4096  # enough for every signature sniff.sniff_mime knows
 
 
 class LinkStore(DataStore, Protocol):
@@ -319,15 +318,10 @@ class _LinkRun:
     def _content_problem(self, obj: RemoteObject) -> str | None:
         """Why ``obj`` must not become a media row (its first bytes read and sniffed like a
         drop-folder file's), or None. ``sync`` refuses the same content before uploading."""
-        if obj.size == 0:
-            return "empty object (0 bytes): not an image"
-        if obj.checksum and self.ours.get(obj.path) == obj.checksum:
+        if obj.size and obj.checksum and self.ours.get(obj.path) == obj.checksum:
             return None
-        mime = sniff_mime(self.store.read_head(obj.path, HEAD_BYTES))
-        if mime is None or not mime.startswith("image/"):
-            kind = "text" if mime == "text/plain" else (mime or "unrecognised content")
-            return f"not an image: {kind}"
-        return None
+        head = self.store.read_head(obj.path, HEAD_BYTES) if obj.size else b""
+        return remote_problem(obj.size, head)
 
     def _urls(self, path: str, derivatives: Mapping[Any, str]) -> MediaUrls | None:
         # A dry run never registers anything: only dav-anon URLs (pure strings) are shown.

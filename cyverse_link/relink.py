@@ -45,6 +45,7 @@ from cyverse_link.publish.bisque import BisqueClient
 from cyverse_link.publish.davanon import DavAnonProvider
 from cyverse_link.relink_rules import Clues, Resolution, clues_of, relink_urls
 from cyverse_link.report import ReportEntry, ReportWriter, RunReport, finish_failed
+from cyverse_link.sniff import HEAD_BYTES, remote_problem
 from cyverse_link.urls import bisque_irods_path
 
 __all__ = ["Clues", "Resolution", "clues_of", "ledger_key", "relink_urls", "run_relink"]
@@ -224,9 +225,15 @@ class _Relink:
         if clues.uniq and clues.uniq in self.by_uniq:
             return Resolution(self.by_uniq[clues.uniq], "avu")
         named: list[RemoteObject] = self.index.by_name(clues.name) if clues.name else []
-        if len(named) == 1:
-            return Resolution(named[0].path, "name")
         cat = self._norm(clues.catalog) if clues.catalog else None
+        if len(named) == 1:
+            other = self._other_catalog(named[0].path, cat)
+            if other is None:
+                return Resolution(named[0].path, "name")
+            return Resolution(None, error=(
+                f"not found: the only object named {clues.name!r} is {named[0].path}, whose "
+                f"path names catalog number {other!r}, not this row's {clues.catalog!r}"
+            ))  # fmt: skip
         with_cat = self.by_catalog.get(cat, []) if cat else []
         if len(named) > 1:
             both = [o for o in named if o in with_cat]
@@ -248,6 +255,22 @@ class _Relink:
         return Resolution(None, error=f"not found: no object {looked or '(no clues)'} in "
                           f"{where}; add the collection holding it and run again")  # fmt: skip
 
+    def _other_catalog(self, path: str, catalog: str | None) -> str | None:
+        """A catalog number that ``path`` names (its file or a folder, by identifiers.pattern)
+        when that is not ``catalog`` (normalised) and ``catalog`` is named nowhere in it; else
+        None. A file name like ``IMG_0001.jpg`` is unique only by chance: a copy under another
+        specimen's folder is that specimen's image."""
+        if catalog is None:
+            return None
+        found: list[str] = []
+        for part in path.strip("/").split("/")[3:]:  # below /zone/home/<user or shared>
+            ident = parse_identifier(part, self.s.identifiers)
+            if ident is not None:
+                if self._norm(ident.catalog) == catalog:
+                    return None
+                found.append(ident.catalog)
+        return found[-1] if found else None
+
     # -- one batch of rows --------------------------------------------------------------------
 
     def _batch(self, rows: list[MediaRow]) -> None:
@@ -261,6 +284,11 @@ class _Relink:
                 self._unresolved(key, row, res)
                 continue
             try:
+                bad = self._content_problem(res.path)
+                if bad is not None:  # never point a row at an empty or non-image object
+                    self.counts.extra["bad"] = self.counts.extra.get("bad", 0) + 1
+                    self._failed(key, row, res.path, f"{res.path}: {bad}")
+                    continue
                 md5 = self._md5(res.path)
             except CyverseLinkError as exc:
                 self._failed(key, row, res.path, f"{res.path}: {exc}")
@@ -322,6 +350,16 @@ class _Relink:
                          action=f"relink ({how})")  # fmt: skip
         if done and self.ledger is not None:
             self.ledger.advance_many(done)
+
+    def _content_problem(self, path: str) -> str | None:
+        obj = self.index.get(path)
+        if obj is not None and obj.size == 0:
+            return remote_problem(0, b"")
+        try:
+            head = self.store.read_head(path, HEAD_BYTES)
+        except NotFound:
+            raise NotFound("the object is not in the data store any more") from None
+        return remote_problem(obj.size if obj is not None else None, head)
 
     def _md5(self, path: str) -> str | None:
         obj = self.index.get(path)

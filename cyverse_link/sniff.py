@@ -101,6 +101,22 @@ def extension_problem(name: str, mime: str | None) -> str | None:
     return f"named {name[dot:]} but contains {mime}"
 
 
+HEAD_BYTES = 4096
+"""What ``link`` and ``relink`` read of an object they did not upload: every signature above."""
+
+
+def remote_problem(size: int | None, head: bytes) -> str | None:
+    """Why an object in the data store whose first bytes are ``head`` must not become a media
+    row (as ``sync`` refuses such a file before uploading it), or None."""
+    if size == 0 or not head:
+        return "empty object (0 bytes): not an image"
+    mime = sniff_mime(head)
+    if mime is None or not mime.startswith("image/"):
+        kind = "text" if mime == "text/plain" else (mime or "unrecognised content")
+        return f"not an image: {kind}"
+    return None
+
+
 def check_image(
     path: Path, mime: str, size: int, tail: bytes, data: bytes | None = None
 ) -> tuple[tuple[Problem, ...], str | None, str | None]:

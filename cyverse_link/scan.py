@@ -26,6 +26,7 @@ from stat import S_ISREG
 from cyverse_link import sniff
 from cyverse_link.config import SourceSettings
 from cyverse_link.errors import ConfigError
+from cyverse_link.ledger_schema import MAX_REL_PATH
 from cyverse_link.models import LocalFile, Problem
 from cyverse_link.naming import DERIVATIVE_DIR
 from cyverse_link.sniff import TAIL_BYTES, check_image, extension_problem, sniff_mime
@@ -319,6 +320,13 @@ def _entries(
             if not lower.endswith(only_ends):
                 continue
         elif filtered and not flt.keep_file(rel, name):
+            continue
+        if len(rel) > MAX_REL_PATH:  # deeper than PATH_MAX: no ledger row, no upload
+            skip(
+                rel[:200] + "…",
+                f"path longer than {MAX_REL_PATH} characters: the system cannot open it by "
+                "name; move the file higher up",
+            )
             continue
         try:
             st = entry.stat()

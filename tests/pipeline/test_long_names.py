@@ -3,6 +3,7 @@ local derivative name; the remote derivative and version names also outgrew NAME
 
 from __future__ import annotations
 
+import os
 import posixpath
 from pathlib import Path
 
@@ -20,6 +21,7 @@ from cyverse_link.naming import (
     derivative_stem,
     versioned_path,
 )
+from cyverse_link.report import load_report
 
 from .test_pipeline import COLL, World, image, make_settings
 
@@ -82,3 +84,30 @@ def test_iRODS_path_longer_than_max_name_len_fails_only_that_file(tmp_path: Path
     assert bad.status is Status.FAILED and "iRODS takes at most 1087" in (bad.error or "")
     assert led["ASU0000002.jpg"].status is Status.DONE
     assert w.puts() == 3  # the good file and its derivatives; nothing of the long one
+
+
+def test_a_path_deeper_than_path_max_is_reported_not_recorded(tmp_path: Path) -> None:
+    drop = tmp_path / "in"
+    drop.mkdir()
+    (drop / "ASU0000002.jpg").write_bytes(image((3, 2, 1)))
+    fd = os.open(drop, os.O_RDONLY)
+    try:  # built through descriptors: the whole path is longer than open() accepts
+        for i in range(18):
+            name = f"{i:02d}" + "d" * 240
+            os.mkdir(name, dir_fd=fd)
+            inner = os.open(name, os.O_RDONLY, dir_fd=fd)
+            os.close(fd)
+            fd = inner
+        leaf = os.open("ASU0000001.jpg", os.O_WRONLY | os.O_CREAT, dir_fd=fd)
+        os.write(leaf, image((1, 2, 3)))
+        os.close(leaf)
+    finally:
+        os.close(fd)
+    w = World(make_settings(tmp_path))
+    w.portal.specimens.update({"ASU0000001": [101], "ASU0000002": [102]})
+    report = w.run()
+    assert set(w.ledger()) == {"ASU0000002.jpg"}
+    assert report.counts.extra["skipped"] == 1
+    entries = load_report(report.path)["entries"]  # type: ignore[arg-type]
+    (skipped,) = [e for e in entries if e["action"] == "skipped"]
+    assert "longer than 4096 characters" in skipped["error"]

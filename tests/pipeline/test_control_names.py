@@ -93,3 +93,25 @@ def test_a_name_cannot_forge_a_log_line() -> None:
         "WARNING cyverse_link.test_forge: x.jpg\\nINFO cyverse_link: evil.jpg: linked\\x1b[2K: "
         "failed at up"
     )
+
+
+def test_status_failed_shows_a_hostile_name_escaped(tmp_path: Path) -> None:
+    from click.testing import CliRunner
+
+    from cyverse_link.cli import cli
+
+    drop = tmp_path / "in"
+    drop.mkdir()
+    (drop / "ASU0000003\nFAILED evil.jpg.jpg").write_bytes(image((3, 3, 3)))
+    s = make_settings(tmp_path)
+    World(s).run()
+    config = tmp_path / "c.yaml"
+    config.write_text(
+        "collection: {collid: 7, code: ASU}\nsource: {path: in}\n"
+        "irods: {user: me, collection: /iplant/home/p}\nsymbiota: {mode: csv}\n"
+        f"state: {{db_url: '{s.state.db_url}', report_dir: reports}}\n",
+        encoding="utf-8",
+    )
+    result = CliRunner().invoke(cli, ["-c", str(config), "status", "--failed"])
+    failed = [ln for ln in result.output.splitlines() if ln.startswith("FAILED")]
+    assert len(failed) == 1 and failed[0].startswith("FAILED ASU0000003\\nFAILED evil.jpg.jpg:")

@@ -138,17 +138,19 @@ def _long_rel_paths(conn: Connection) -> None:
             for uc in sa.inspect(conn).get_unique_constraints("files")
             if uc["column_names"] == ["rel_path"]
         ]
+        # One statement: the old unique key goes before the column outgrows it (MySQL refuses
+        # a key over 3072 bytes; MariaDB would silently turn it into a slow hash key).
+        drops = "".join(f"DROP INDEX `{name}`, " for name in dict.fromkeys(unique))
         conn.execute(
             sa.text(
-                f"ALTER TABLE files MODIFY rel_path VARCHAR({MAX_REL_PATH}) CHARACTER SET utf8mb4 "
+                f"ALTER TABLE files {drops}"
+                f"MODIFY rel_path VARCHAR({MAX_REL_PATH}) CHARACTER SET utf8mb4 "
                 "COLLATE utf8mb4_bin NOT NULL, "
                 "ADD COLUMN path_key BINARY(32) AS (UNHEX(SHA2(rel_path, 256))) STORED, "
                 "ADD UNIQUE INDEX ux_files_path_key (path_key), "
                 "ADD INDEX ix_files_rel_path (rel_path(768))"
             )
         )
-        for name in dict.fromkeys(unique):
-            conn.execute(sa.text(f"ALTER TABLE files DROP INDEX `{name}`"))
     elif dialect == "postgresql":
         conn.execute(
             sa.text(f"ALTER TABLE files ALTER COLUMN rel_path TYPE VARCHAR({MAX_REL_PATH})")

@@ -13,7 +13,13 @@ import posixpath
 from collections.abc import Iterable, Sequence
 
 from cyverse_link.models import RemoteObject
-from cyverse_link.naming import Rendition, derivative_of, is_derivative
+from cyverse_link.naming import (
+    Rendition,
+    derivative_of,
+    derivative_stem,
+    is_derivative,
+    version_of,
+)
 
 
 def _matches(name: str, patterns: Sequence[str]) -> bool:
@@ -38,12 +44,14 @@ class CollectionIndex:
         self._derivatives: dict[str, dict[str, dict[Rendition, str]]] = {}
         self._by_name: dict[str, list[RemoteObject]] = {}
         self._by_path: dict[str, RemoteObject] = {}
+        self._current: dict[str, str] | None = None  # see superseded_by
 
     def add(self, objects: Iterable[RemoteObject]) -> CollectionIndex:
         for obj in objects:
             if obj.path in self._by_path:
                 continue  # listed twice (overlapping search collections)
             self._by_path[obj.path] = obj
+            self._current = None
             found = derivative_of(obj.path) if is_derivative(obj.path) else None
             if found is not None:
                 stem, tag, rendition = found
@@ -58,6 +66,42 @@ class CollectionIndex:
             self._by_name.setdefault(name.casefold(), []).append(obj)
         return self
 
+    def superseded_by(self, path: str) -> str | None:
+        """The newer content that ``sync`` wrote for the same drop-folder file, when ``path``
+        is an older one, else None. ``sync`` never overwrites: changed content goes to
+        ``stem.v<md5_8>.ext`` beside ``stem.ext`` (``naming.versioned_path``) and the file's
+        Symbiota row moves to it. Of such a family (the plain name and its versions whose tag
+        is their own MD5 prefix) only the most recently modified object is current."""
+        if self._current is None:
+            self._current = self._families()
+        plain = version_of(path, self._checksum(path)) or path
+        current = self._current.get(plain)
+        return current if current is not None and current != path else None
+
+    def _checksum(self, path: str) -> str | None:
+        obj = self._by_path.get(path)
+        return obj.checksum if obj is not None else None
+
+    def _families(self) -> dict[str, str]:
+        """plain path → its current member, for every family with a version."""
+        members: dict[str, list[RemoteObject]] = {}
+        for obj in self.originals:
+            plain = version_of(obj.path, obj.checksum)
+            if plain is not None:
+                members.setdefault(plain, []).append(obj)
+        current: dict[str, str] = {}
+        for plain, versions in members.items():
+            family = list(versions)
+            if plain in self._by_path:
+                family.append(self._by_path[plain])
+            # newest first; without a time a version beats the plain name; then by path
+            newest = max(family, key=lambda o: (
+                o.modified.timestamp() if o.modified is not None else float("-inf"),
+                o.path != plain, o.path,
+            ))  # fmt: skip
+            current[plain] = newest.path
+        return current
+
     def get(self, path: str) -> RemoteObject | None:
         return self._by_path.get(path)
 
@@ -69,7 +113,7 @@ class CollectionIndex:
         """The derivatives made from this content of ``original`` (matched by the MD5 prefix
         in their names; stale ones of earlier content are not used). With no MD5 known, a
         single set is taken; several sets are ambiguous and none is used."""
-        sets = self._derivatives.get(posixpath.splitext(original)[0], {})
+        sets = self._derivatives.get(derivative_stem(original), {})
         if md5:
             return dict(sets.get(md5[:8].lower(), {}))
         return dict(next(iter(sets.values()))) if len(sets) == 1 else {}

@@ -40,6 +40,9 @@ class SourceSettings:
     include: tuple[str, ...] = ("*.jpg", "*.jpeg", "*.tif", "*.tiff", "*.png")
     exclude: tuple[str, ...] = ()
     max_web_bytes: int = 8 * 1024 * 1024  # larger originals are flagged: need a web derivative
+    # A symbolic link whose target lies outside ``path`` is not followed (reported instead)
+    # unless this is true: a link must not publish a folder nobody meant to drop.
+    follow_links_outside: bool = False
 
 
 @dataclass(frozen=True)

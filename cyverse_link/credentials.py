@@ -23,6 +23,7 @@ import sqlalchemy as sa
 
 from cyverse_link.config import Settings
 from cyverse_link.errors import ConfigError
+from cyverse_link.logsafe import library_record_allowed, printable, quiet_libraries
 from cyverse_link.models import PortalMode
 
 __all__ = [
@@ -74,7 +75,9 @@ class Secret:
 
 
 class Redactor(logging.Filter):
-    """A logging filter that replaces every registered secret with ``***``."""
+    """The logging filter on every handler the CLI installs: drops python-irodsclient's records
+    below WARNING (they hold auth challenges, digests and packets, see ``logsafe``), replaces
+    every registered secret with ``***`` and escapes control characters (one line a record)."""
 
     def __init__(self) -> None:
         super().__init__()
@@ -91,13 +94,19 @@ class Redactor(logging.Filter):
         return self._rx.sub("***", text) if self._rx else text
 
     def filter(self, record: logging.LogRecord) -> bool:
-        if self._rx is not None:
-            record.msg = self.redact(record.getMessage())
-            record.args = None
+        if not library_record_allowed(record):
+            return False
+        try:
+            text = record.getMessage()
+        except Exception:  # a bad format string: show the template, never the arguments
+            text = str(record.msg)
+        record.msg = printable(self.redact(text))
+        record.args = None
         return True
 
 
 redactor = Redactor()
+quiet_libraries()  # python-irodsclient's DEBUG records are never even made
 
 
 def env_var(service: Service) -> str:

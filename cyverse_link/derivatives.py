@@ -26,7 +26,7 @@ import pyvips
 
 from cyverse_link.config import DerivativeSettings
 from cyverse_link.errors import ImageError
-from cyverse_link.naming import Rendition
+from cyverse_link.naming import NAME_MAX, Rendition, bounded_stem
 
 # libvips' operation cache would keep decoded masters alive between files: off.
 pyvips.cache_set_max(0)
@@ -75,7 +75,7 @@ def make_derivatives(
     Raises ``ImageError`` (with the file name and what to do) when the image cannot be read.
     """
     name = source.name
-    stem = stem or source.stem
+    stem = stem or bounded_stem(source.stem, NAME_MAX - len(".large.jpg"))
     try:
         header = pyvips.Image.new_from_file(str(source), access="sequential")
         loader = str(header.get("vips-loader")).removesuffix("_source")

@@ -42,6 +42,7 @@ from cyverse_link.ledger_schema import (
     schema_version,
 )
 from cyverse_link.ledger_sql import (
+    _mysql_session,
     _ordered,
     _sqlite_pragmas,
     _translate,
@@ -91,6 +92,8 @@ class Ledger:
         self._engine: Engine = sa.create_engine(url, **kwargs)
         if url.get_backend_name() == "sqlite":
             sa.event.listen(self._engine, "connect", _sqlite_pragmas)
+        elif url.get_backend_name() in ("mysql", "mariadb"):
+            sa.event.listen(self._engine, "connect", _mysql_session)
         try:
             self._migrate(create)
         except BaseException:
@@ -379,14 +382,22 @@ class Ledger:
             raise LedgerError("starting a run failed: the database returned no run id")
         return int(key[0])
 
-    def finish_run(self, run_id: int, counts: Counts, report_path: Path | str | None) -> None:
+    def finish_run(
+        self,
+        run_id: int,
+        counts: Counts,
+        report_path: Path | str | None,
+        *,
+        error: str | None = None,
+    ) -> None:
+        """Close the run's row; ``error``: it stopped early for this reason."""
         data = json.dumps(dataclasses.asdict(counts), sort_keys=True)
         report = str(report_path) if report_path is not None else None
         with self._errors("finishing a run"), self._engine.begin() as conn:
             conn.execute(
                 runs.update()
                 .where(runs.c.id == run_id)
-                .values(finished=_now(), counts=data, report_path=report)
+                .values(finished=_now(), counts=data, report_path=report, error=error)
             )
 
     def last_run(self, command: str | None = None) -> RunRecord | None:
@@ -400,5 +411,6 @@ class Ledger:
         m = row._mapping
         counts = json.loads(m["counts"]) if m["counts"] else None
         return RunRecord(
-            m["id"], m["command"], m["started"], m["finished"], counts, m["report_path"]
-        )
+            m["id"], m["command"], m["started"], m["finished"], counts, m["report_path"],
+            m["error"],
+        )  # fmt: skip

@@ -75,6 +75,7 @@ class RunRecord:
     finished: datetime | None
     counts: dict[str, Any] | None
     report_path: str | None
+    error: str | None = None  # why the run stopped early; None when it ran through
 
 
 def _now() -> datetime:

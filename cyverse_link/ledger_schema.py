@@ -15,6 +15,7 @@ from sqlalchemy.engine import Connection
 from cyverse_link.models import Status
 
 __all__ = [
+    "MAX_REL_PATH",
     "SCHEMA_VERSION",
     "api_media",
     "files",
@@ -26,6 +27,7 @@ __all__ = [
 
 # MySQL/MariaDB: a unique utf8mb4 key may span 3072 bytes → 768 characters; binary collation
 # so ORDER BY matches Python's code-point order (utf8mb4 bytes sort like code points).
+# Migration 4 widens it there to MAX_REL_PATH characters (uniqueness moves to a hash column).
 _REL_PATH = sa.String(1024).with_variant(
     mysql.VARCHAR(768, charset="utf8mb4", collation="utf8mb4_bin"), "mysql", "mariadb"
 )
@@ -77,6 +79,8 @@ runs = sa.Table(
     sa.Column("finished", sa.DateTime),
     sa.Column("counts", sa.Text),
     sa.Column("report_path", sa.Text),
+    # Why the run stopped early (a service away, exit 3); NULL when it ran through (migration 6).
+    sa.Column("error", sa.Text),
 )
 sa.Index("ix_files_status", files.c.status, files.c.stage)
 # api mode: the media row each sourceIdentifier became on a portal, and what this tool last
@@ -134,6 +138,55 @@ def _add_catalog_rules(conn: Connection) -> None:
 @migration(4)
 def _add_api_media(conn: Connection) -> None:
     api_media.create(conn, checkfirst=True)
+
+
+MAX_REL_PATH = 4096
+"""Longest ``rel_path`` (characters) every backend stores: Linux's PATH_MAX (4096 bytes, with
+its NUL) bounds any path a file can be opened by, and UTF-8 has at least one byte a character."""
+
+
+@migration(5)
+def _long_rel_paths(conn: Connection) -> None:
+    """MySQL/MariaDB: ``rel_path`` VARCHAR(768) failed every run holding a longer path ("Data
+    too long"). A unique utf8mb4 key cannot span more than 3072 bytes (InnoDB), so the column
+    is widened and uniqueness moves to a stored generated SHA-256 of it; a 768-character
+    prefix index serves the look-ups by path. PostgreSQL: widened (no other key limit met).
+    SQLite does not enforce VARCHAR lengths."""
+    dialect = conn.dialect.name
+    if dialect in ("mysql", "mariadb"):
+        unique = [
+            ix["name"]
+            for ix in sa.inspect(conn).get_indexes("files")
+            if ix.get("unique") and ix["column_names"] == ["rel_path"]
+        ] + [
+            uc["name"]
+            for uc in sa.inspect(conn).get_unique_constraints("files")
+            if uc["column_names"] == ["rel_path"]
+        ]
+        # One statement: the old unique key goes before the column outgrows it (MySQL refuses
+        # a key over 3072 bytes; MariaDB would silently turn it into a slow hash key).
+        drops = "".join(f"DROP INDEX `{name}`, " for name in dict.fromkeys(unique))
+        conn.execute(
+            sa.text(
+                f"ALTER TABLE files {drops}"
+                f"MODIFY rel_path VARCHAR({MAX_REL_PATH}) CHARACTER SET utf8mb4 "
+                "COLLATE utf8mb4_bin NOT NULL, "
+                "ADD COLUMN path_key BINARY(32) AS (UNHEX(SHA2(rel_path, 256))) STORED, "
+                "ADD UNIQUE INDEX ux_files_path_key (path_key), "
+                "ADD INDEX ix_files_rel_path (rel_path(768))"
+            )
+        )
+    elif dialect == "postgresql":
+        conn.execute(
+            sa.text(f"ALTER TABLE files ALTER COLUMN rel_path TYPE VARCHAR({MAX_REL_PATH})")
+        )
+
+
+@migration(6)
+def _add_run_error(conn: Connection) -> None:
+    columns = {c["name"] for c in sa.inspect(conn).get_columns("runs")}
+    if "error" not in columns:  # created by version 1 before the column existed
+        conn.execute(sa.text("ALTER TABLE runs ADD COLUMN error TEXT"))
 
 
 SCHEMA_VERSION = max(_MIGRATIONS)

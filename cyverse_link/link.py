@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import copy
 import posixpath
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from contextlib import ExitStack
 from pathlib import Path
 from typing import Any, Protocol
@@ -25,7 +25,7 @@ from typing import Any, Protocol
 from cyverse_link import wiring
 from cyverse_link.collection_index import CollectionIndex
 from cyverse_link.config import Settings
-from cyverse_link.datastore.base import DataStore
+from cyverse_link.datastore.base import DataStore, avu_attribute
 from cyverse_link.errors import ConfigError, CyverseLinkError
 from cyverse_link.events import Event, EventHandler, EventKind, ignore
 from cyverse_link.identifiers import IdentifierParser, load_mapping_csv, parse_identifier
@@ -45,7 +45,8 @@ from cyverse_link.portal.base import Portal
 from cyverse_link.portal.csvfile import CsvPortal
 from cyverse_link.publish.base import UrlProvider
 from cyverse_link.publish.davanon import DavAnonProvider
-from cyverse_link.report import ReportEntry, ReportWriter, RunReport
+from cyverse_link.report import ReportEntry, ReportWriter, RunReport, finish_failed
+from cyverse_link.sniff import HEAD_BYTES, remote_problem
 from cyverse_link.transfer import Job
 
 __all__ = ["LEDGER_PREFIX", "LinkStore", "ledger_key", "run_link"]
@@ -150,13 +151,14 @@ class _LinkRun:
         self.emit = emit
         self.dry_run = dry_run
         self.counts = Counts()
-        for name in ("derivatives", "ignored", "unidentified", "checksummed"):
+        for name in ("derivatives", "ignored", "unidentified", "checksummed", "superseded", "bad"):
             self.counts.extra[name] = 0
         if dry_run:
             self.counts.extra["would_link"] = 0
         ident = settings.identifiers
         self.mapping = load_mapping_csv(ident.mapping_csv) if ident.mapping_csv else None
         self.writer: ReportWriter | None = None
+        self.ours: dict[str, str] = {}  # object → source MD5, for what sync uploaded
         self.pending: list[tuple[Job, ReportEntry]] = []  # dry run: waiting for a match batch
         self.buffer: list[tuple[str, Stage, Status, dict[str, Any]]] = []  # ledger, per batch
         self.mapper: Mapper | None = None
@@ -173,33 +175,11 @@ class _LinkRun:
         run_id = self.ledger.start_run("link") if self.ledger and not self.dry_run else None
         with ReportWriter(report_dir, "link", dry_run=self.dry_run) as writer:
             self.writer = writer
-            version = self.store.server_version()
-            self.emit(Event(EventKind.INFO, message=f"iRODS server {version}"))
-            index = CollectionIndex(self.settings.source.include).add(self.store.list(collection))
-            self.counts.extra["derivatives"] = index.derivative_count
-            self.counts.extra["ignored"] = len(index.ignored)
-            self.emit(Event(EventKind.INFO, message=(
-                f"{collection}: {len(index.originals)} images, {index.derivative_count} "
-                f"derivatives, {len(index.ignored)} other objects"
-            )))  # fmt: skip
-            self._publish(collection, publish, bool(index.originals))
-            batch = self.settings.symbiota.batch_size
-            for i in range(0, len(index.originals), batch):
-                chunk = index.originals[i : i + batch]
-                known = self._records([ledger_key(o.path) for o in chunk])
-                for obj in chunk:
-                    self._one(obj, index, known.get(ledger_key(obj.path)), publish)
-                if self.dry_run:
-                    self._match_pending()
-                self._commit()
-            if self.mapper is not None:
-                self.mapper.flush()
-                if isinstance(self.portal, CsvPortal):
-                    for line in self.portal.output_lines():
-                        self.emit(Event(EventKind.INFO, message=line))
-            self._match_pending()
-            self._commit()
-            self.emit(Event(EventKind.FINISHED, counts=copy.deepcopy(self.counts)))
+            try:
+                self._run(collection, publish=publish)
+            except CyverseLinkError as exc:  # a service went away (exit 3): say so
+                finish_failed(writer, self.counts, exc, self._run_row(run_id))
+                raise
             report = writer.finish(self.counts)
         if run_id is not None and self.ledger is not None:
             # The catalog numbers recorded, checked against the rules (for ``plan``).
@@ -207,6 +187,42 @@ class _LinkRun:
             self.ledger.confirm_catalogs(parser.fingerprint, parser)
             self.ledger.finish_run(run_id, self.counts, report.path)
         return report
+
+    def _run(self, collection: str, *, publish: bool) -> None:
+        version = self.store.server_version()
+        self.emit(Event(EventKind.INFO, message=f"iRODS server {version}"))
+        index = CollectionIndex(self.settings.source.include).add(self.store.list(collection))
+        self.counts.extra["derivatives"] = index.derivative_count
+        self.counts.extra["ignored"] = len(index.ignored)
+        self.emit(Event(EventKind.INFO, message=(
+            f"{collection}: {len(index.originals)} images, {index.derivative_count} "
+            f"derivatives, {len(index.ignored)} other objects"
+        )))  # fmt: skip
+        self._publish(collection, publish, bool(index.originals))
+        self._read_ours(collection)
+        batch = self.settings.symbiota.batch_size
+        for i in range(0, len(index.originals), batch):
+            chunk = index.originals[i : i + batch]
+            known = self._records([ledger_key(o.path) for o in chunk])
+            for obj in chunk:
+                self._one(obj, index, known.get(ledger_key(obj.path)), publish)
+            if self.dry_run:
+                self._match_pending()
+            self._commit()
+        if self.mapper is not None:
+            self.mapper.flush()
+            if isinstance(self.portal, CsvPortal):
+                for line in self.portal.output_lines():
+                    self.emit(Event(EventKind.INFO, message=line))
+        self._match_pending()
+        self._commit()
+        self.emit(Event(EventKind.FINISHED, counts=copy.deepcopy(self.counts)))
+
+    def _run_row(self, run_id: int | None) -> Callable[[Path | None, str], None] | None:
+        ledger = self.ledger
+        if run_id is None or ledger is None:
+            return None
+        return lambda path, reason: ledger.finish_run(run_id, self.counts, path, error=reason)
 
     def _records(self, keys: list[str]) -> dict[str, FileRecord]:
         return self.ledger.get_many(keys) if self.ledger is not None else {}
@@ -230,6 +246,14 @@ class _LinkRun:
         key = ledger_key(obj.path)
         c.discovered += 1
         self.emit(Event(EventKind.DISCOVERED, key))
+        newer = index.superseded_by(obj.path)
+        if newer is not None:  # sync moved this file's row to newer content: never back
+            c.extra["superseded"] += 1
+            why = (f"superseded: sync replaced this content by {newer} and moved its Symbiota "
+                   "row there; the older object is kept but not linked")  # fmt: skip
+            self._add(ReportEntry(key, Stage.IDENTIFIED, Status.SKIPPED, action="superseded",
+                                  irods_path=obj.path, error=why))  # fmt: skip
+            return
         ident = parse_identifier(posixpath.basename(obj.path), self.settings.identifiers,
                                  self.mapping)  # fmt: skip
         if ident is None:
@@ -253,6 +277,15 @@ class _LinkRun:
             return
         md5 = obj.checksum
         try:
+            bad = self._content_problem(obj)
+            if bad is not None:
+                c.failed += 1
+                c.extra["bad"] += 1
+                self.emit(Event(EventKind.FAILED, key, Stage.IDENTIFIED, message=bad))
+                self._add(ReportEntry(key, Stage.IDENTIFIED, Status.SKIPPED, action="bad",
+                                      catalog=ident.catalog, irods_path=obj.path, detail=bad,
+                                      error=bad))  # fmt: skip
+                return
             if md5 is None and not self.dry_run:
                 md5 = self.store.checksum(obj.path)  # the server computes and registers it
                 c.extra["checksummed"] += 1
@@ -281,6 +314,22 @@ class _LinkRun:
         c.registered += 1
         c.published += int(publish)
         self.mapper.add(job)
+
+    def _read_ours(self, collection: str) -> None:
+        """What ``sync`` uploaded (AVU ``cyverse_link.source_md5`` = the object's MD5): its
+        content was sniffed before the upload, so it is not read again (one paged GenQuery
+        instead of three requests per object)."""
+        list_avu = getattr(self.store, "list_avu", None)
+        if list_avu is not None:
+            self.ours = dict(list_avu(collection, avu_attribute("source_md5")))
+
+    def _content_problem(self, obj: RemoteObject) -> str | None:
+        """Why ``obj`` must not become a media row (its first bytes read and sniffed like a
+        drop-folder file's), or None. ``sync`` refuses the same content before uploading."""
+        if obj.size and obj.checksum and self.ours.get(obj.path) == obj.checksum:
+            return None
+        head = self.store.read_head(obj.path, HEAD_BYTES) if obj.size else b""
+        return remote_problem(obj.size, head)
 
     def _urls(
         self, path: str, derivatives: Mapping[Any, str], md5s: Mapping[str, str]

@@ -15,7 +15,7 @@ from cyverse_link.config import SymbiotaSettings
 from cyverse_link.errors import CyverseLinkError, ServiceUnavailable
 from cyverse_link.events import Event, EventHandler, EventKind
 from cyverse_link.models import Match, MatchStatus, MediaLink, Stage, Status
-from cyverse_link.portal.base import Portal
+from cyverse_link.portal.base import Portal, WriteResult
 from cyverse_link.transfer import BatchRecorder, Job, Recorder, Transition
 
 
@@ -35,10 +35,14 @@ class Mapped:
 
 
 def sort_occurrence(suffix: str | None) -> int:
-    """Symbiota's ``sortOccurrence``: the plain name first, then numbered and lettered views."""
+    """Symbiota's ``sortOccurrence``: the plain name first, then numbered and lettered views.
+
+    Numbered means *decimal* digits (``str.isdecimal``, what ``int()`` accepts): ``isdigit``
+    is also true for ``፩``, ``²`` or ``①``, which ``int()`` refuses. Those sort as named views.
+    """
     if not suffix:
         return 1
-    if suffix.isdigit():
+    if suffix.isdecimal():
         return max(1, int(suffix))
     if len(suffix) == 1 and suffix.isalpha():
         return 2 + ord(suffix.lower()) - ord("a")
@@ -100,19 +104,16 @@ class Mapper:
             if not writable:
                 self._unmapped(job, match)
                 continue
-            link = self._link(job)
+            try:
+                link = self._link(job)
+            except Exception as exc:  # one odd file name must not stop the batch or the run
+                self._failed(job, f"building the media row failed: {type(exc).__name__}: {exc}")
+                continue
             links.append((link, match))
             by_source[link.source_identifier] = (job, match)
         if not links:
             return
-        try:
-            result = self.portal.write(links)
-        except ServiceUnavailable:
-            raise
-        except CyverseLinkError as exc:
-            for job, _ in by_source.values():
-                self._failed(job, f"writing the media row failed: {exc}")
-            return
+        result = self._write(links)
         linked: list[tuple[Job, Match, int | None]] = []
         for source, (job, match) in by_source.items():
             if source in result.written:
@@ -142,6 +143,29 @@ class Mapper:
                     job, match.status, occid=occid, linked=True, superseded=superseded, note=note
                 )
             )
+
+    def _write(self, links: list[tuple[MediaLink, Match]]) -> WriteResult:
+        """``Portal.write`` for the batch, as a result with an error per row that failed. An
+        unexpected error (not the portal's own) is narrowed down by writing the batch's rows
+        one by one, so only the file behind it fails."""
+        try:
+            return self.portal.write(links)
+        except ServiceUnavailable:
+            raise
+        except CyverseLinkError as exc:
+            why = f"writing the media row failed: {exc}"
+            return WriteResult(errors={link.source_identifier: why for link, _ in links})
+        except Exception as exc:
+            if len(links) == 1:
+                why = f"writing the media row failed: {type(exc).__name__}: {exc}"
+                return WriteResult(errors={links[0][0].source_identifier: why})
+        merged = WriteResult()
+        for one in links:
+            result = self._write([one])
+            merged.written.update(result.written)
+            merged.errors.update(result.errors)
+            merged.path = result.path or merged.path
+        return merged
 
     def _link(self, job: Job) -> MediaLink:
         assert job.urls is not None  # registered before mapping

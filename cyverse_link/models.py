@@ -36,6 +36,7 @@ class Problem(enum.StrEnum):
     TOO_LARGE = "too_large"  # a flag, not fatal: needs a web derivative
     NO_CATALOG_NUMBER = "no_catalog_number"
     UNREADABLE = "unreadable"  # permission denied, I/O error
+    BAD_NAME = "bad_name"  # a control character in the path: iRODS could not give it back
 
 
 FATAL_PROBLEMS = frozenset(
@@ -45,6 +46,7 @@ FATAL_PROBLEMS = frozenset(
         Problem.NOT_IMAGE,
         Problem.NO_CATALOG_NUMBER,
         Problem.UNREADABLE,
+        Problem.BAD_NAME,
     }
 )
 

@@ -24,18 +24,18 @@ from typing import Any
 from cyverse_link import wiring
 from cyverse_link.config import Settings
 from cyverse_link.datastore.base import DataStore
-from cyverse_link.errors import ServiceUnavailable
+from cyverse_link.errors import CyverseLinkError, ServiceUnavailable
 from cyverse_link.events import Event, EventHandler, EventKind, ignore
 from cyverse_link.identifiers import IdentifierParser, load_mapping_csv
 from cyverse_link.ledger import FileRecord, Ledger, RunLock, lock_path_for
 from cyverse_link.mapping import Mapped, Mapper, sort_occurrence, source_identifier
-from cyverse_link.models import Counts, MatchStatus, Stage, Status, Written
+from cyverse_link.models import Counts, MatchStatus, Problem, Stage, Status, Written
 from cyverse_link.naming import original_path, versioned_path
-from cyverse_link.plan import Decision, PlanEvent, PlanItem, iter_plan, run_plan
+from cyverse_link.plan import Decision, PlanEvent, PlanItem, iter_plan, run_plan, skipped_entry
 from cyverse_link.portal.base import Portal
 from cyverse_link.portal.csvfile import CsvPortal
 from cyverse_link.publish.base import UrlProvider
-from cyverse_link.report import ReportEntry, ReportWriter, RunReport
+from cyverse_link.report import ReportEntry, ReportWriter, RunReport, finish_failed
 from cyverse_link.transfer import (
     FileFailed,
     Job,
@@ -221,7 +221,8 @@ class SyncRun:
         local = self.settings.source.path / lf.rel_path
         base = original_path(self.settings.irods.collection, lf.rel_path)
         job = Job(lf.rel_path, local, lf.size, lf.mtime_ns, lf.md5, ident.catalog, ident.suffix,
-                  base, action=item.decision.value)  # fmt: skip
+                  base, action=item.decision.value,
+                  web_copy=Problem.TOO_LARGE in lf.problems)  # fmt: skip
         if rec is not None and rec.md5 == lf.md5 and rec.irods_path:
             done = last_done(rec)
             return replace(
@@ -231,7 +232,9 @@ class SyncRun:
                 previous_remote=rec.previous_irods_path,
                 overwrite_ok=done < Stage.UPLOADED,
                 mime=rec.mime,
-                derivatives=derivative_paths(self.settings, rec.irods_path, lf.md5, rec.mime),
+                derivatives=derivative_paths(
+                    self.settings, rec.irods_path, lf.md5, rec.mime, web_copy=job.web_copy
+                ),
                 urls=rec.urls if done >= Stage.REGISTERED else None,
             )
         previous: str | None = None
@@ -399,16 +402,28 @@ def run_sync(
 
                 def skipped(rel: str, why: str) -> None:
                     run.counts.extra["skipped"] = run.counts.extra.get("skipped", 0) + 1
+                    writer.add(skipped_entry(rel, why))
                     emit(Event(EventKind.INFO, rel, message=f"skipped: {why}"))
 
                 items = iter_plan(settings, ledger, mapping=mapping, on_skip=skipped)
-                counts = run.execute(items, limit=limit)
+                try:
+                    counts = run.execute(items, limit=limit)
+                except CyverseLinkError as exc:  # a service went away (exit 3): say so
+                    finish_failed(writer, run.counts, exc, _run_row(ledger, run_id, run.counts))
+                    raise
                 report = writer.finish(counts)
             # The catalog numbers recorded, checked against the rules: ``plan`` reuses them.
             parser = IdentifierParser(settings.identifiers, mapping)
             ledger.confirm_catalogs(parser.fingerprint, parser)
             ledger.finish_run(run_id, counts, report.path)
             return report
+
+
+def _run_row(ledger: Ledger, run_id: int, counts: Counts) -> Callable[[Path | None, str], None]:
+    def record(path: Path | None, reason: str) -> None:
+        ledger.finish_run(run_id, counts, path, error=reason)
+
+    return record
 
 
 @contextmanager

@@ -44,6 +44,7 @@ __all__ = [
     "decide",
     "iter_plan",
     "run_plan",
+    "skipped_entry",
 ]
 
 Matcher = Callable[[Sequence[str]], Mapping[str, Match]]
@@ -266,6 +267,7 @@ def run_plan(
 
             def skipped(rel: str, why: str) -> None:
                 extra["skipped"] = extra.get("skipped", 0) + 1
+                writer.add(skipped_entry(rel, why))
                 emit(PlanEvent("skipped", rel, None, why))
 
             for local in scan(settings.source, known=join.known, on_skip=skipped):
@@ -292,6 +294,11 @@ def run_plan(
     finally:
         if ledger is not None:
             ledger.close()
+
+
+def skipped_entry(rel_path: str, why: str) -> ReportEntry:
+    """The report line of something the scan left out (a folder, a link, hidden files)."""
+    return ReportEntry(rel_path, Stage.DISCOVERED, Status.SKIPPED, action="skipped", error=why)
 
 
 def _count(counts: Counts, item: PlanItem) -> None:

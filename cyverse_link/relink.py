@@ -44,7 +44,8 @@ from cyverse_link.portal.symbiota import SymbiotaDb
 from cyverse_link.publish.bisque import BisqueClient
 from cyverse_link.publish.davanon import DavAnonProvider
 from cyverse_link.relink_rules import Clues, Resolution, clues_of, relink_urls
-from cyverse_link.report import ReportEntry, ReportWriter, RunReport
+from cyverse_link.report import ReportEntry, ReportWriter, RunReport, finish_failed
+from cyverse_link.sniff import HEAD_BYTES, remote_problem
 from cyverse_link.urls import bisque_irods_path
 
 __all__ = ["Clues", "Resolution", "clues_of", "ledger_key", "relink_urls", "run_relink"]
@@ -153,26 +154,39 @@ class _Relink:
         run_id = self.ledger.start_run("relink") if self.ledger is not None else None
         with ReportWriter(self.s.state.report_dir, "relink", dry_run=self.dry_run) as writer:
             self.writer = writer
-            for coll in collections:
-                self.index.add(self.store.list(coll))  # one paged listing per collection
-                self.emit(Event(EventKind.INFO, message=f"listed {coll}"))
-                list_avu = getattr(self.store, "list_avu", None)
-                if list_avu is not None:  # CyVerse's BisQue rule tagged what it registered
-                    for path, uniq in list_avu(coll, BISQUE_ID_AVU):
-                        self.by_uniq.setdefault(uniq, path)
-                if hasattr(self.store, "is_public") and not self.store.is_public(coll):
-                    self.emit(Event(EventKind.INFO, message=(
-                        f"{coll} is not public: dav-anon URLs of its files will not load until "
-                        f"anonymous may read it (cyverse-link link --publish {coll})"
-                    )))  # fmt: skip
-            self._index_catalogs()
-            for rows in self.portal.media_rows_pointing_at(self.hosts):
-                self._batch(rows)
-            self.emit(Event(EventKind.FINISHED, counts=copy.deepcopy(self.counts)))
+            try:
+                self._run(collections)
+            except CyverseLinkError as exc:  # a service went away (exit 3): say so
+                ledger = self.ledger
+                record = (
+                    (lambda path, why: ledger.finish_run(run_id, self.counts, path, error=why))
+                    if run_id is not None and ledger is not None
+                    else None
+                )
+                finish_failed(writer, self.counts, exc, record)
+                raise
             report = writer.finish(self.counts)
         if run_id is not None and self.ledger is not None:
             self.ledger.finish_run(run_id, self.counts, report.path)
         return report
+
+    def _run(self, collections: list[str]) -> None:
+        for coll in collections:
+            self.index.add(self.store.list(coll))  # one paged listing per collection
+            self.emit(Event(EventKind.INFO, message=f"listed {coll}"))
+            list_avu = getattr(self.store, "list_avu", None)
+            if list_avu is not None:  # CyVerse's BisQue rule tagged what it registered
+                for path, uniq in list_avu(coll, BISQUE_ID_AVU):
+                    self.by_uniq.setdefault(uniq, path)
+            if hasattr(self.store, "is_public") and not self.store.is_public(coll):
+                self.emit(Event(EventKind.INFO, message=(
+                    f"{coll} is not public: dav-anon URLs of its files will not load until "
+                    f"anonymous may read it (cyverse-link link --publish {coll})"
+                )))  # fmt: skip
+        self._index_catalogs()
+        for rows in self.portal.media_rows_pointing_at(self.hosts):
+            self._batch(rows)
+        self.emit(Event(EventKind.FINISHED, counts=copy.deepcopy(self.counts)))
 
     def _index_catalogs(self) -> None:
         for obj in self.index.originals:
@@ -211,9 +225,15 @@ class _Relink:
         if clues.uniq and clues.uniq in self.by_uniq:
             return Resolution(self.by_uniq[clues.uniq], "avu")
         named: list[RemoteObject] = self.index.by_name(clues.name) if clues.name else []
-        if len(named) == 1:
-            return Resolution(named[0].path, "name")
         cat = self._norm(clues.catalog) if clues.catalog else None
+        if len(named) == 1:
+            other = self._other_catalog(named[0].path, cat)
+            if other is None:
+                return Resolution(named[0].path, "name")
+            return Resolution(None, error=(
+                f"not found: the only object named {clues.name!r} is {named[0].path}, whose "
+                f"path names catalog number {other!r}, not this row's {clues.catalog!r}"
+            ))  # fmt: skip
         with_cat = self.by_catalog.get(cat, []) if cat else []
         if len(named) > 1:
             both = [o for o in named if o in with_cat]
@@ -235,6 +255,22 @@ class _Relink:
         return Resolution(None, error=f"not found: no object {looked or '(no clues)'} in "
                           f"{where}; add the collection holding it and run again")  # fmt: skip
 
+    def _other_catalog(self, path: str, catalog: str | None) -> str | None:
+        """A catalog number that ``path`` names (its file or a folder, by identifiers.pattern)
+        when that is not ``catalog`` (normalised) and ``catalog`` is named nowhere in it; else
+        None. A file name like ``IMG_0001.jpg`` is unique only by chance: a copy under another
+        specimen's folder is that specimen's image."""
+        if catalog is None:
+            return None
+        found: list[str] = []
+        for part in path.strip("/").split("/")[3:]:  # below /zone/home/<user or shared>
+            ident = parse_identifier(part, self.s.identifiers)
+            if ident is not None:
+                if self._norm(ident.catalog) == catalog:
+                    return None
+                found.append(ident.catalog)
+        return found[-1] if found else None
+
     # -- one batch of rows --------------------------------------------------------------------
 
     def _batch(self, rows: list[MediaRow]) -> None:
@@ -248,6 +284,11 @@ class _Relink:
                 self._unresolved(key, row, res)
                 continue
             try:
+                bad = self._content_problem(res.path)
+                if bad is not None:  # never point a row at an empty or non-image object
+                    self.counts.extra["bad"] = self.counts.extra.get("bad", 0) + 1
+                    self._failed(key, row, res.path, f"{res.path}: {bad}")
+                    continue
                 md5 = self._md5(res.path)
             except CyverseLinkError as exc:
                 self._failed(key, row, res.path, f"{res.path}: {exc}")
@@ -316,6 +357,16 @@ class _Relink:
                          action=f"relink ({how})")  # fmt: skip
         if done and self.ledger is not None:
             self.ledger.advance_many(done)
+
+    def _content_problem(self, path: str) -> str | None:
+        obj = self.index.get(path)
+        if obj is not None and obj.size == 0:
+            return remote_problem(0, b"")
+        try:
+            head = self.store.read_head(path, HEAD_BYTES)
+        except NotFound:
+            raise NotFound("the object is not in the data store any more") from None
+        return remote_problem(obj.size if obj is not None else None, head)
 
     def _md5(self, path: str) -> str | None:
         obj = self.index.get(path)

@@ -16,6 +16,7 @@ import contextlib
 import dataclasses
 import json
 import os
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from json.encoder import encode_basestring  # type: ignore[attr-defined]
@@ -26,7 +27,15 @@ from typing import Any, TextIO
 from cyverse_link.errors import CyverseLinkError
 from cyverse_link.models import Counts, MediaUrls, Problem, Stage, Status
 
-__all__ = ["COUNT_NAMES", "FORMAT", "ReportEntry", "ReportWriter", "RunReport", "load_report"]
+__all__ = [
+    "COUNT_NAMES",
+    "FORMAT",
+    "ReportEntry",
+    "ReportWriter",
+    "RunReport",
+    "finish_failed",
+    "load_report",
+]
 
 FORMAT = "cyverse-link-report/1"
 BLOCK = 512  # entries buffered before a write (bounded: memory stays flat)
@@ -90,6 +99,7 @@ class RunReport:
     dry_run: bool
     counts: Counts
     path: Path | None = None
+    error: str | None = None  # why the run stopped early (exit 3...); None when it ran through
 
     def summary_rows(self) -> list[tuple[str, int]]:
         """(name, count) in SPEC order, then the extra counters by name."""
@@ -116,6 +126,7 @@ class RunReport:
             "dry_run": self.dry_run,
             "counts": dataclasses.asdict(self.counts),
             "report": str(self.path) if self.path else None,
+            "error": self.error,
         }
 
 
@@ -201,16 +212,23 @@ class ReportWriter:
             self._write(sep + ",\n".join(self._pending))
             self._pending.clear()
 
-    def finish(self, counts: Counts, finished: datetime | None = None) -> RunReport:
-        """Write the counts, close the file and give it its final name."""
+    def finish(
+        self, counts: Counts, finished: datetime | None = None, *, error: str | None = None
+    ) -> RunReport:
+        """Write the counts, close the file and give it its final name. ``error``: the run
+        stopped early for this reason (recorded as ``"error"``)."""
         end = finished or _utcnow()
         self._flush()
-        tail = {"finished": _iso(end), "counts": dataclasses.asdict(counts)}
+        tail: dict[str, Any] = {"finished": _iso(end), "counts": dataclasses.asdict(counts)}
+        if error is not None:
+            tail["error"] = error
         self._write("\n], " + json.dumps(tail)[1:] + "\n")
         self._fh.close()
         self._closed = True
         os.replace(self._part, self.path)
-        return RunReport(self.command, self.started, end, self.dry_run, counts, self.path)
+        return RunReport(
+            self.command, self.started, end, self.dry_run, counts, self.path, error=error
+        )
 
     def close(self) -> None:
         """Close without finishing (the ``.part`` file stays, marking an interrupted run)."""
@@ -228,6 +246,26 @@ class ReportWriter:
         self, et: type[BaseException] | None, ev: BaseException | None, tb: TracebackType | None
     ) -> None:
         self.close()
+
+
+def finish_failed(
+    writer: ReportWriter,
+    counts: Counts,
+    exc: CyverseLinkError,
+    record: Callable[[Path | None, str], None] | None = None,
+) -> None:
+    """A run stopped by ``exc`` (a service away: exit 3): finish its report with the reason,
+    record it through ``record(report_path, reason)`` (the ledger's run row), and add where the
+    report is to ``exc``'s message. Never hides ``exc``: a failure here is swallowed."""
+    reason = str(exc)
+    try:
+        report = writer.finish(counts, error=reason)
+    except (CyverseLinkError, OSError):
+        return  # the report folder failed too: the error that stopped the run matters more
+    if record is not None:
+        with contextlib.suppress(CyverseLinkError):
+            record(report.path, reason)
+    exc.args = (f"{reason} (run recorded as failed; report: {report.path})", *exc.args[1:])
 
 
 def _open_unique(folder: Path, base: str) -> tuple[Path, TextIO]:

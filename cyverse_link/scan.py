@@ -26,6 +26,7 @@ from stat import S_ISREG
 from cyverse_link import sniff
 from cyverse_link.config import SourceSettings
 from cyverse_link.errors import ConfigError
+from cyverse_link.ledger_schema import MAX_REL_PATH
 from cyverse_link.models import LocalFile, Problem
 from cyverse_link.naming import DERIVATIVE_DIR
 from cyverse_link.sniff import TAIL_BYTES, check_image, extension_problem, sniff_mime
@@ -37,6 +38,7 @@ __all__ = [
     "SkipCallback",
     "ignored_reason",
     "inspect_file",
+    "name_problem",
     "scan",
 ]
 
@@ -57,6 +59,27 @@ HANDLED = LocalFile("", 0, 0)
 unchanged files): ``scan`` yields nothing for it. Compared by identity."""
 SkipCallback = Callable[[str, str], None]
 """``(rel_path, reason)`` for folders or files left out for a reason worth reporting."""
+
+
+_CONTROL = re.compile("[\x00-\x1f\x7f]")
+
+
+def name_problem(rel_path: str) -> str | None:
+    """Why iRODS cannot hold ``rel_path`` as a name, or None.
+
+    A C0 control character or DEL: the iRODS server itself stores any byte but NUL, and sends
+    names back inside its XML protocol escaping only ``& < > " '`` (irods/irods
+    lib/core/src/packStruct.cpp, ``strToXmlStr`` ~line 1466). XML 1.0 forbids most control
+    characters and turns CR into LF, so python-irodsclient's parser fails on (or changes) such
+    a name, and any listing of its folder breaks with it. Refused before anything is sent."""
+    m = _CONTROL.search(rel_path)
+    if m is None:
+        return None
+    code = ord(m.group())
+    return (
+        f"the name contains the control character U+{code:04X}, which iRODS cannot give back "
+        "to its clients (its XML protocol forbids it); rename the file or folder"
+    )
 
 
 def ignored_reason(name: str, is_dir: bool) -> str | None:
@@ -147,7 +170,44 @@ def scan(
     flt = _Filter(source.include, source.exclude)
     skip = on_skip or (lambda rel, reason: None)
     seen_dirs: set[tuple[int, int]] = set()
-    yield from _walk(root, "", flt, known, skip, source.max_web_bytes, seen_dirs)
+    walk = _Walk(skip, None if source.follow_links_outside else os.path.realpath(root))
+    yield from _walk(root, "", flt, known, walk, source.max_web_bytes, seen_dirs)
+    walk.finish()
+
+
+HIDDEN_LISTED = 20
+"""Hidden files named in the report per run; the rest are counted in one line (a Mac-written
+drive has a ``._`` twin of every image: a line each would swamp the report)."""
+
+
+class _Walk:
+    """What the walk reports besides files: skipped folders, hidden files (bounded), links out
+    of the drop folder. ``inside`` is the drop folder's real path, or None to follow every
+    link."""
+
+    def __init__(self, skip: SkipCallback, inside: str | None) -> None:
+        self.skip = skip
+        self.inside = inside
+        self.hidden = 0
+
+    def hidden_file(self, rel: str) -> None:
+        self.hidden += 1
+        if self.hidden <= HIDDEN_LISTED:
+            self.skip(rel, "hidden file (its name starts with a dot)")
+
+    def finish(self) -> None:
+        if self.hidden > HIDDEN_LISTED:
+            more = self.hidden - HIDDEN_LISTED
+            self.skip(".", f"{more} more hidden files (names starting with a dot) not listed")
+
+    def outside(self, folder: Path, name: str) -> str | None:
+        """The real target of link ``folder/name`` when it lies outside the drop folder."""
+        if self.inside is None:
+            return None
+        target = os.path.realpath(folder / name)
+        if target == self.inside or target.startswith(self.inside.rstrip(os.sep) + os.sep):
+            return None
+        return target
 
 
 def _walk(
@@ -155,7 +215,7 @@ def _walk(
     prefix: str,
     flt: _Filter,
     known: KnownLookup | None,
-    skip: SkipCallback,
+    walk: _Walk,
     max_web_bytes: int,
     seen_dirs: set[tuple[int, int]],
     parent_fd: int | None = None,
@@ -163,6 +223,7 @@ def _walk(
     # Each folder is opened once and listed and stat-ed through its descriptor (fstatat):
     # no path lookup from the root per file, which was a visible share of a warm plan.
     fd: int | None = None
+    skip = walk.skip
     try:
         try:
             if _FD_WALK:
@@ -181,7 +242,7 @@ def _walk(
             log.warning("cannot list %s: %s", folder, exc.strerror)
             skip(prefix.rstrip("/") or ".", f"cannot list folder: {exc.strerror}")
             return
-        yield from _entries(folder, prefix, entries, fd, flt, known, skip, max_web_bytes, seen_dirs)
+        yield from _entries(folder, prefix, entries, fd, flt, known, walk, max_web_bytes, seen_dirs)
     finally:
         if fd is not None:
             os.close(fd)
@@ -194,10 +255,11 @@ def _entries(
     fd: int | None,
     flt: _Filter,
     known: KnownLookup | None,
-    skip: SkipCallback,
+    walk: _Walk,
     max_web_bytes: int,
     seen_dirs: set[tuple[int, int]],
 ) -> Iterator[LocalFile]:
+    skip = walk.skip
     # Hidden names go before the sort; folders are keyed "name/" (see the module docstring).
     keyed: list[tuple[str, os.DirEntry[str], bool]] = []
     for entry in entries:
@@ -211,13 +273,28 @@ def _entries(
                 )
                 skip(prefix + name.encode("utf-8", "replace").decode(), "file name is not UTF-8")
                 continue
-        if name[0] == ".":  # hidden, including macOS "._x" resource forks and .DS_Store
-            log.debug("skipping %s%s: hidden", prefix, name)
-            continue
         try:
             is_dir = entry.is_dir()
         except OSError:
             is_dir = False
+        if name[0] == ".":  # hidden, including macOS "._x" resource forks and .DS_Store
+            log.debug("skipping %s%s: hidden", prefix, name)
+            if is_dir:
+                skip(prefix + name, "hidden folder (its name starts with a dot): not scanned")
+            else:
+                walk.hidden_file(prefix + name)
+            continue
+        if walk.inside is not None and entry.is_symlink():  # d_type: no system call
+            target = walk.outside(folder, name)
+            if target is not None:
+                what = "folder" if is_dir else "file"
+                log.info("skipping %s%s: link to a %s outside source.path", prefix, name, what)
+                skip(
+                    prefix + name,
+                    f"symbolic link to a {what} outside source.path ({target}): not followed; "
+                    "set source.follow_links_outside: true to include it",
+                )
+                continue
         keyed.append((name + "/" if is_dir else name, entry, is_dir))
     keyed.sort(key=_first)
     filtered, only_ends = flt.active, flt.only_ends
@@ -228,9 +305,10 @@ def _entries(
             reason = ignored_reason(name, True)
             if reason:
                 log.debug("skipping %s: %s", rel, reason)
+                skip(rel, f"{DERIVATIVE_DIR} folder (cyverse-link's own web copies): not scanned")
             elif not (filtered and flt.dir_excluded(rel, name)):
                 yield from _walk(
-                    folder / name, rel + "/", flt, known, skip, max_web_bytes, seen_dirs, fd
+                    folder / name, rel + "/", flt, known, walk, max_web_bytes, seen_dirs, fd
                 )
             continue
         # ignored_reason(name, False) inlined (hidden names are gone already): per-file cost.
@@ -242,6 +320,13 @@ def _entries(
             if not lower.endswith(only_ends):
                 continue
         elif filtered and not flt.keep_file(rel, name):
+            continue
+        if len(rel) > MAX_REL_PATH:  # deeper than PATH_MAX: no ledger row, no upload
+            skip(
+                rel[:200] + "…",
+                f"path longer than {MAX_REL_PATH} characters: the system cannot open it by "
+                "name; move the file higher up",
+            )
             continue
         try:
             st = entry.stat()
@@ -285,6 +370,9 @@ def inspect_file(
     skip: SkipCallback | None = None,
 ) -> LocalFile | None:
     """Hash and check one file (one streaming read). None when it vanished or is still growing."""
+    bad = name_problem(rel_path)
+    if bad is not None:  # never read: it cannot go to iRODS under this name anyway
+        return LocalFile(rel_path, size, mtime_ns, problems=(Problem.BAD_NAME,), detail=bad)
     if size == 0:
         return LocalFile(
             rel_path, 0, mtime_ns, EMPTY_MD5, None, (Problem.EMPTY,), "file is empty (0 bytes)"

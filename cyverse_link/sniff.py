@@ -101,6 +101,22 @@ def extension_problem(name: str, mime: str | None) -> str | None:
     return f"named {name[dot:]} but contains {mime}"
 
 
+HEAD_BYTES = 4096
+"""What ``link`` and ``relink`` read of an object they did not upload: every signature above."""
+
+
+def remote_problem(size: int | None, head: bytes) -> str | None:
+    """Why an object in the data store whose first bytes are ``head`` must not become a media
+    row (as ``sync`` refuses such a file before uploading it), or None."""
+    if size == 0 or not head:
+        return "empty object (0 bytes): not an image"
+    mime = sniff_mime(head)
+    if mime is None or not mime.startswith("image/"):
+        kind = "text" if mime == "text/plain" else (mime or "unrecognised content")
+        return f"not an image: {kind}"
+    return None
+
+
 def check_image(
     path: Path, mime: str, size: int, tail: bytes, data: bytes | None = None
 ) -> tuple[tuple[Problem, ...], str | None, str | None]:
@@ -117,8 +133,8 @@ def check_image(
     if mime == "image/jpeg" and b"\xff\xd9" not in tail[-TAIL_BYTES:]:
         return (Problem.CORRUPT,), "JPEG end-of-image marker missing: file is truncated", mime
     try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always", Image.DecompressionBombWarning)
             warnings.simplefilter("ignore", UserWarning)  # "Corrupt EXIF data": image may be fine
             with Image.open(source()) as im:
                 if mime == "image/png":
@@ -130,6 +146,9 @@ def check_image(
             if size <= FULL_DECODE_BYTES:
                 with Image.open(source()) as im:
                     im.load()
+        bomb = next((w for w in caught if w.category is Image.DecompressionBombWarning), None)
+        if bomb is not None:  # over Pillow's MAX_IMAGE_PIXELS: no browser should get it whole
+            return (Problem.TOO_LARGE,), f"very large image ({bomb.message})", mime
     except Image.DecompressionBombError as exc:
         # Valid header, just enormous: the derivative step decides what to do with it.
         return (Problem.TOO_LARGE,), f"very large image ({exc})", mime

@@ -30,7 +30,7 @@ from cyverse_link.derivatives import make_derivatives
 from cyverse_link.errors import CyverseLinkError, NotFound, ServiceUnavailable
 from cyverse_link.events import Event, EventHandler, EventKind
 from cyverse_link.models import MediaUrls, Stage, Status, Written
-from cyverse_link.naming import Rendition, derivative_path, versioned_path
+from cyverse_link.naming import MAX_IRODS_PATH, Rendition, derivative_path, versioned_path
 from cyverse_link.publish.base import UrlProvider
 
 T = TypeVar("T")
@@ -63,6 +63,9 @@ class Job:
     published: bool = False
     identified: Mapping[str, Any] | None = None  # the "identified" record, not yet committed
     written: Written | None = None  # the media row's last write, from the ledger (curator rules)
+    # Too large for a browser (over source.max_web_bytes or Pillow's pixel limit): gets a web
+    # copy and thumbnail even with derivatives.enabled false (see Transfer._derive_and_upload).
+    web_copy: bool = False
 
 
 class FileFailed(Exception):
@@ -205,7 +208,11 @@ class Transfer:
     def _derive_and_upload(self, job: Job, done: list[Transition]) -> Job:
         # A scratch folder only when there is something to derive: making and removing one
         # per file cost ~15% of a small-file sync with derivatives off (bench_sync_overhead).
-        enabled = self.settings.derivatives.enabled
+        enabled = self.settings.derivatives.enabled or job.web_copy
+        if job.web_copy and not self.settings.derivatives.enabled:
+            # The original would be the web ``url`` with no thumbnail: a page loading 9.5 MB
+            # or 900 Mpx for every visitor. source.max_web_bytes (8 MiB) is the line.
+            self._web_copy_note(job)
         tmp = Path(tempfile.mkdtemp(prefix="derive-", dir=self.work_dir)) if enabled else None
         try:
             if self._tree_linker():
@@ -217,11 +224,14 @@ class Transfer:
             derived: dict[Rendition, tuple[Path, str]] = {}  # local file, its md5
             paths: dict[Rendition, str] = {}
             if tmp is not None:
-                d = make_derivatives(job.local, tmp, self.settings.derivatives)
+                # A scratch folder per file: short fixed names there, whatever the file's name
+                # (a 255-byte name + ".large.jpg" is over NAME_MAX: OSError 36, every run).
+                d = make_derivatives(job.local, tmp, self.settings.derivatives, stem="d")
                 job = replace(job, mime=d.source_mime)
                 for rendition, f in d.files.items():
                     derived[rendition] = (f.path, f.md5)
                     paths[rendition] = derivative_path(remote, job.md5, rendition)
+            _check_path_length(job, (remote, *paths.values()))
             # Record the target before writing: a partial object there is then known to be ours.
             done.append((job.rel_path, Stage.DERIVED, Status.DONE, _job_fields(job)))
             self.record_many(done)
@@ -252,6 +262,20 @@ class Transfer:
         finally:
             if tmp is not None:
                 shutil.rmtree(tmp, ignore_errors=True)
+
+    def _web_copy_note(self, job: Job) -> None:
+        limit = self.settings.source.max_web_bytes
+        self.retry.on_event(
+            Event(
+                EventKind.INFO,
+                job.rel_path,
+                message=(
+                    "derivatives.enabled is false, but this image is too large to be the web "
+                    f"image ({job.size} bytes; source.max_web_bytes {limit}, or too many "
+                    "pixels): a web copy and thumbnail are made for it"
+                ),
+            )
+        )
 
     def _publish(self, job: Job, done: list[Transition]) -> Job:
         published = False
@@ -384,6 +408,19 @@ class Transfer:
 _FREE = object()  # no object of that name
 
 
+def _check_path_length(job: Job, paths: tuple[str, ...]) -> None:
+    """Refuse, before anything is written, a path iRODS would refuse (see naming)."""
+    longest = max(paths, key=lambda p: len(p.encode()))
+    size = len(longest.encode())
+    if size > MAX_IRODS_PATH:
+        raise FileFailed(
+            job,
+            Stage.UPLOADED,
+            f"the iRODS path would be {size} bytes and iRODS takes at most {MAX_IRODS_PATH}; "
+            "shorten the folder or file names (or irods.collection)",
+        )
+
+
 def _job_fields(job: Job) -> dict[str, Any]:
     return {
         "md5": job.md5,
@@ -398,10 +435,10 @@ def _job_fields(job: Job) -> dict[str, Any]:
 
 
 def derivative_paths(
-    settings: Settings, remote: str, md5: str, mime: str | None
+    settings: Settings, remote: str, md5: str, mime: str | None, *, web_copy: bool = False
 ) -> dict[Rendition, str]:
     """Where the derivatives of ``remote`` live (what ``_derive_and_upload`` wrote)."""
-    if not settings.derivatives.enabled:
+    if not (settings.derivatives.enabled or web_copy):
         return {}
     kinds = [Rendition.WEB, Rendition.THUMB]
     if mime != "image/jpeg":

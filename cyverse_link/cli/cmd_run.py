@@ -16,6 +16,7 @@ from cyverse_link.cli.output import (
     print_summary,
 )
 from cyverse_link.ledger import Ledger, RunLock, lock_path_for
+from cyverse_link.logsafe import printable
 from cyverse_link.plan import run_plan
 
 
@@ -70,7 +71,7 @@ def status(obj: Context, failed: bool) -> None:
                 ],
                 "last_run": None if last is None else {
                     "id": last.id, "command": last.command, "started": last.started,
-                    "finished": last.finished, "report": last.report_path,
+                    "finished": last.finished, "report": last.report_path, "error": last.error,
                 },
             }
         )  # fmt: skip
@@ -78,12 +79,15 @@ def status(obj: Context, failed: bool) -> None:
         print_summary(obj, [*rows, ("total", sum(summary.values()))], title="ledger")
         if last is not None:
             state = "finished" if last.finished else "unfinished"
-            click.echo(f"last run: {last.command} #{last.id} started {last.started:%Y-%m-%d %H:%M}"
-                       f" ({state}); report: {last.report_path or '-'}")  # fmt: skip
+            if last.error:
+                state = f"failed: {last.error}"
+            click.echo(printable(f"last run: {last.command} #{last.id} started "
+                       f"{last.started:%Y-%m-%d %H:%M} ({state}); report: "
+                       f"{last.report_path or '-'}"))  # fmt: skip
         for f in failures:
-            click.echo(
+            click.echo(printable(  # a file name is data: one line, escapes shown
                 f"FAILED {f.rel_path}: {f.stage.name.lower()} (attempt {f.attempts}): {f.error}"
-            )
+            ))  # fmt: skip
     if failed and failures:
         sys.exit(1)
 
@@ -141,7 +145,9 @@ def verify(obj: Context, concurrency: int, timeout: float) -> None:
     if not obj.json_output:
         for r in report.broken:
             problems = ",".join(p.value for p in r.problems)
-            click.echo(f"! {r.target.key}: {problems}: {r.detail or ''} <{r.target.url}>")
+            click.echo(
+                printable(f"! {r.target.key}: {problems}: {r.detail or ''} <{r.target.url}>")
+            )
         click.echo(
             f"checked {report.checked} URLs: {report.ok} ok, {len(report.broken)} broken"
             + (f", {report.redirected} redirected" if report.redirected else "")

@@ -12,6 +12,7 @@ import click
 
 from cyverse_link.cli.app import Context
 from cyverse_link.credentials import redactor
+from cyverse_link.logsafe import printable
 from cyverse_link.plan import PlanEvent
 
 log = logging.getLogger("cyverse_link")
@@ -106,9 +107,11 @@ def print_relink_changes(path: Path) -> None:
     for entry in load_report(path)["entries"]:
         row = entry["rel_path"].removeprefix("relink:").replace(":", " ")
         if entry["error"]:
-            click.echo(f"! {row} ({entry['catalog']}): {entry['error']}")
+            click.echo(printable(f"! {row} ({entry['catalog']}): {entry['error']}"))
             continue
-        click.echo(f"* {row} ({entry['catalog']}) → {entry['irods_path']} [{entry['action']}]")
+        click.echo(
+            printable(f"* {row} ({entry['catalog']}) → {entry['irods_path']} [{entry['action']}]")
+        )
         before, after = entry.get("previous_urls") or {}, entry.get("urls") or {}
         for key, label in _URL_LABELS:
             if before.get(key) or after.get(key):

@@ -51,6 +51,11 @@ class DataStore(Protocol):
         Raises NotFound, PermissionDenied."""
         ...
 
+    def read_head(self, remote: str, size: int) -> bytes:
+        """The first ``size`` bytes of ``remote`` (fewer when it is shorter): what ``link``
+        sniffs before linking an object it did not upload. Raises NotFound, PermissionDenied."""
+        ...
+
     def set_metadata(self, remote: str, avus: Mapping[str, str], *, new: bool = False) -> None:
         """Set AVUs (attribute → value; names get ``AVU_PREFIX``) atomically, replacing
         earlier values of the same attributes. ``new``: the caller just created ``remote``, so

@@ -294,6 +294,13 @@ class IrodsStore:
 
         return str(self._call("checksumming", remote, run))
 
+    def read_head(self, remote: str, size: int) -> bytes:
+        def run(s: iRODSSession) -> bytes:
+            with s.data_objects.open(remote, "r") as fh:  # open, one read, close
+                return bytes(fh.read(size))
+
+        return bytes(self._call("reading", remote, run))
+
     def set_metadata(self, remote: str, avus: Mapping[str, str], *, new: bool = False) -> None:
         wanted = {avu_attribute(k): v for k, v in avus.items()}
         for key, value in avus.items():

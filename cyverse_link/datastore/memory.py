@@ -200,6 +200,11 @@ class MemoryStore:
                 obj.checksum = _md5(obj.data)
             return obj.checksum
 
+    def read_head(self, remote: str, size: int) -> bytes:
+        self._enter("read_head")
+        with self._lock:
+            return bytes(self._object(_norm(remote)).data[:size])
+
     def set_metadata(self, remote: str, avus: Mapping[str, str], *, new: bool = False) -> None:
         names = {avu_attribute(k): v for k, v in avus.items()}
         for key, value in avus.items():

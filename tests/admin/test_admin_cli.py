@@ -44,8 +44,8 @@ def setup(tmp_path: Path, irods: Irods, monkeypatch: pytest.MonkeyPatch) -> tupl
             },
         )
     engine.dispose()
-    irods.seed(f"{SHARED}/imgs/ASU0005678.jpg", b"\xff\xd8 5678")
-    irods.seed(f"{SHARED}/old/ASU0001234_old.jpg", b"\xff\xd8 1234 old")
+    irods.seed(f"{SHARED}/imgs/ASU0005678.jpg", b"\xff\xd8\xff 5678")
+    irods.seed(f"{SHARED}/old/ASU0001234_old.jpg", b"\xff\xd8\xff 1234 old")
     config = tmp_path / "cyverse-link.yaml"
     config.write_text(
         yaml.safe_dump(

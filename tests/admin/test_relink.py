@@ -43,12 +43,12 @@ def harvester_row(symbiota: Symbiota, occ: str, uniq: str, name: str | None, **k
 
 def seed(irods: Irods, symbiota: Symbiota) -> dict[str, Any]:
     jpg_md5 = irods.seed(f"{LEGACY}/2019/ASU0001234.jpg", JPEG)
-    irods.seed(f"{LEGACY}/2019/_derivatives/ASU0001234.{jpg_md5[:8]}.web.jpg", b"\xff\xd8 web")
-    irods.seed(f"{LEGACY}/2019/_derivatives/ASU0001234.{jpg_md5[:8]}.thumb.jpg", b"\xff\xd8 tn")
+    irods.seed(f"{LEGACY}/2019/_derivatives/ASU0001234.{jpg_md5[:8]}.web.jpg", b"\xff\xd8\xff web")
+    irods.seed(f"{LEGACY}/2019/_derivatives/ASU0001234.{jpg_md5[:8]}.thumb.jpg", b"\xff\xd8\xff tn")
     irods.seed(f"{LEGACY}/2020/ASU0005678.tif", TIFF, checksum=False)
-    irods.seed(f"{LEGACY}/2020/ASU0000042_1.jpg", b"\xff\xd8 nevp 42")
-    irods.seed(f"{LEGACY}/a/ASU0000077.jpg", b"\xff\xd8 a77")
-    irods.seed(f"{LEGACY}/b/ASU0000077.jpg", b"\xff\xd8 b77")
+    irods.seed(f"{LEGACY}/2020/ASU0000042_1.jpg", b"\xff\xd8\xff nevp 42")
+    irods.seed(f"{LEGACY}/a/ASU0000077.jpg", b"\xff\xd8\xff a77")
+    irods.seed(f"{LEGACY}/b/ASU0000077.jpg", b"\xff\xd8\xff b77")
     ids = {
         "jpg": harvester_row(symbiota, "ASU0001234", "00-aaa111", "ASU0001234.jpg"),
         "tif": harvester_row(symbiota, "ASU0005678", "00-bbb222", "ASU0005678.tif"),
@@ -247,3 +247,36 @@ def test_list_avu_pages_by_data_id(irods: Irods) -> None:
     found = dict(irods.store.list_avu(LEGACY, "ipc-bisque-id"))
     assert len(found) == n and found[f"{LEGACY}/p1/o00004.jpg"] == "00-u4"
     assert irods.server.stats.requests.get(702, 0) <= 2 * (2 + n // 500 + 1)
+
+
+def test_relink_checks_content_and_catalog_number_before_rewriting(
+    tmp_path: Path, irods: Irods, symbiota: Symbiota
+) -> None:
+    """Issue 13 item 7: a row was rewritten to a 0-byte object, and a row of one specimen to
+    the only object of its file name, found under another specimen's folder."""
+    irods.seed(f"{LEGACY}/ASU0000042/IMG_0001.jpg", JPEG)  # another specimen's image
+    irods.seed(f"{LEGACY}/2021/ASU0005678.jpg", b"")  # empty
+    irods.seed(f"{LEGACY}/2021/ASU0000077.jpg", b"a text file, named .jpg\n" * 5)
+    irods.seed(f"{LEGACY}/ASU0001234/IMG_0002.jpg", JPEG + b"2")  # its own folder: fine
+    ids = {
+        "elsewhere": harvester_row(symbiota, "ASU0001234", "00-aaa111", "IMG_0001.jpg"),
+        "empty": harvester_row(symbiota, "ASU0005678", "00-bbb222", "ASU0005678.jpg"),
+        "text": harvester_row(symbiota, "ASU0000077", "00-ccc333", "ASU0000077.jpg"),
+        "own": harvester_row(symbiota, "ASU0001234", "00-ddd444", "IMG_0002.jpg"),
+    }
+    settings = make_settings(tmp_path, irods, symbiota.url,
+                             relink={"search_collections": [LEGACY]})  # fmt: skip
+    before = by_id(symbiota)
+    report = run_relink(settings, store=irods.store, portal=symbiota.db())
+    after = by_id(symbiota)
+    for untouched in ("elsewhere", "empty", "text"):
+        assert after[ids[untouched]] == before[ids[untouched]], untouched
+    assert after[ids["own"]]["sourceIdentifier"] == f"irods:{LEGACY}/ASU0001234/IMG_0002.jpg"
+    entries = {e["rel_path"]: e for e in load_report(report.path)["entries"]}  # type: ignore[arg-type]
+
+    def why(name: str) -> str:
+        return str(entries[f"relink:{symbiota.table}:{ids[name]}"]["error"])
+
+    assert "names catalog number 'ASU0000042'" in why("elsewhere")
+    assert "0 bytes" in why("empty")
+    assert "not an image: text" in why("text")

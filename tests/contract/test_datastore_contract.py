@@ -35,6 +35,18 @@ def test_put_then_verify(backend: Backend, tmp_path: Path) -> None:
     assert backend.store.server_version() in ("4.3.1", "4.2.8")
 
 
+def test_read_head_gives_the_first_bytes(backend: Backend, tmp_path: Path) -> None:
+    data = b"\xff\xd8\xff" + os.urandom(10_000)
+    local = write(tmp_path, "h.jpg", data)
+    backend.store.put(local, f"{backend.root}/h.jpg", md5_of(local))
+    empty = write(tmp_path, "e.jpg", b"")
+    backend.store.put(empty, f"{backend.root}/e.jpg", md5_of(empty))
+    assert backend.store.read_head(f"{backend.root}/h.jpg", 4096) == data[:4096]
+    assert backend.store.read_head(f"{backend.root}/e.jpg", 4096) == b""
+    with pytest.raises(NotFound):
+        backend.store.read_head(f"{backend.root}/missing.jpg", 16)
+
+
 @pytest.mark.slow
 def test_put_40_mib_single_stream(backend: Backend, tmp_path: Path) -> None:
     local = write(tmp_path, "big.tif", os.urandom(40 * 1024 * 1024))

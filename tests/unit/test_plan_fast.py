@@ -81,15 +81,17 @@ def test_fast_plan_equals_the_full_path(tmp_path: Path, include: list[str] | Non
         full = [plan_mod._entry(item, None).to_dict() for item in iter_plan(s, led)]
     events: list[PlanEvent] = []
     report = run_plan(s, on_event=events.append)
-    fast = load_report(report.path)["entries"]  # type: ignore[arg-type]
+    entries = load_report(report.path)["entries"]  # type: ignore[arg-type]
+    fast = [e for e in entries if e["action"] != "skipped"]  # what the scan left out: extra
     assert fast == full  # same entries, same order, same values
     unchanged = [e for e in full if e["action"] == "unchanged"]
-    assert len(unchanged) >= 8 and report.counts.unchanged == len(unchanged)
+    # the tab and newline names are bad (a control character iRODS cannot give back)
+    assert len(unchanged) >= 6 and report.counts.unchanged == len(unchanged)
     assert report.counts.discovered == len(full)
     assert {e["action"] for e in full} >= {"unchanged", "resume", "bad", "unidentified"}
     batched = sum(e.count for e in events if e.kind == "unchanged")  # the fast path
     flagged = [e for e in events if e.kind == "file" and e.decision == "unchanged"]
-    assert batched >= 8 and batched + len(flagged) == len(unchanged)  # flagged: full path
+    assert batched >= 6 and batched + len(flagged) == len(unchanged)  # flagged: full path
     assert batched + sum(e.kind == "file" for e in events) == len(full)
 
 

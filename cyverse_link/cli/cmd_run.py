@@ -125,6 +125,7 @@ def sync(obj: Context, limit: int | None, dry_run: bool) -> None:
 
 
 @cli.command()
+@command_options
 @click.option("--concurrency", default=8, show_default=True, help="Requests in flight at once.")
 @click.option("--timeout", default=30.0, show_default=True, help="Seconds per request.")
 @click.pass_obj
@@ -151,6 +152,7 @@ def verify(obj: Context, concurrency: int, timeout: float) -> None:
 
 
 @cli.command()
+@command_options
 @click.option(
     "--provider",
     type=click.Choice(["davanon", "bisque"]),

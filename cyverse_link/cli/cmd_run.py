@@ -9,14 +9,16 @@ import click
 
 from cyverse_link.cli.app import Context, cli, command_options, handle_errors
 from cyverse_link.cli.output import (
+    PlanNotes,
     PlanProgress,
     ProgressView,
     print_linked,
+    print_plan,
     print_report,
     print_summary,
 )
 from cyverse_link.ledger import Ledger, RunLock, lock_path_for
-from cyverse_link.plan import run_plan
+from cyverse_link.plan import PlanEvent, run_plan
 
 
 @cli.command()
@@ -24,15 +26,20 @@ from cyverse_link.plan import run_plan
 @click.pass_obj
 @handle_errors
 def plan(obj: Context) -> None:
-    """Dry run of sync: what would be uploaded or skipped, and why. Changes nothing."""
+    """Dry run of sync: what would be uploaded or skipped, and why. Changes nothing.
+
+    Lists the files sync would not take (bad, no catalog number, unreadable) and those it
+    flags, with the reason, the first 20 of each (all with -v); the report has every file."""
     settings = obj.settings()
+    notes = PlanNotes(limit=1000 if obj.verbose else 20)
+
+    def on_event(event: PlanEvent) -> None:
+        progress.on_plan_event(event)
+        notes(event)
+
     with RunLock(lock_path_for(obj.config_path)), PlanProgress(obj, "scanning") as progress:
-        report = run_plan(settings, on_event=progress.on_plan_event)
-    print_summary(obj, report.summary_rows(), title="plan")
-    if obj.json_output:
-        obj.emit(report.to_dict())
-    else:
-        click.echo(f"report: {report.path}")
+        report = run_plan(settings, on_event=on_event)
+    print_plan(obj, report, notes, settings.source.path)
     sys.exit(report.exit_code)
 
 

@@ -74,9 +74,116 @@ def print_report(obj: Context, report: Any) -> None:
     if obj.json_output:
         obj.emit(report.to_dict())
         return
+    if report.dry_run and report.command == "plan":
+        print_plan(obj, report, None)
+        return
     print_summary(obj, report.summary_rows(), title="plan" if report.dry_run else report.command)
     if report.path:
         click.echo(f"report: {report.path}")
+
+
+# What each of a plan's counts means (the SPEC counts of a real run are all 0 in a plan).
+_PLAN_ROWS = (
+    ("new", "not synced yet: sync uploads and links them"),
+    ("changed", "content changed since sync recorded them: uploaded as a new version"),
+    ("resume", "a run stopped part-way: sync continues them where they stopped"),
+    ("unchanged", "already linked: sync skips them without reading them"),
+    ("bad", "empty, corrupt, unreadable or not an image: never uploaded"),
+    ("unidentified", "no catalog number in the name: never uploaded"),
+    ("flagged", "go ahead, with a warning (see below)"),
+    ("skipped", "not read: unlisted folder, name not UTF-8, changed while reading"),
+    ("matched", "have a specimen record in the portal"),
+    ("unmatched", "have no specimen record with that catalog number"),
+    ("ambiguous", "match more than one specimen record: not linked"),
+)
+_PLAN_MATCH_ROWS = ("unmatched", "ambiguous")
+
+
+class PlanNotes:
+    """The files a plan cannot send through (bad, unidentified, skipped) and those it flags,
+    with their reasons: the first ``limit`` of each list kept, the rest counted."""
+
+    def __init__(self, limit: int = 20) -> None:
+        self.limit = limit
+        self.refused: list[tuple[str, str, str]] = []  # (rel_path, what, why)
+        self.flagged: list[tuple[str, str, str]] = []
+        self.refused_total = 0
+        self.flagged_total = 0
+
+    def __call__(self, event: PlanEvent) -> None:
+        from cyverse_link.plan import Decision
+
+        if event.kind == "skipped":
+            self._keep(self.refused, (event.rel_path, "skipped", event.detail or ""))
+            self.refused_total += 1
+        elif event.kind != "file" or event.decision is None:
+            return
+        elif event.decision in (Decision.BAD, Decision.UNIDENTIFIED):
+            self._keep(self.refused, (event.rel_path, event.decision.value, event.detail or ""))
+            self.refused_total += 1
+        elif event.problems and event.decision is not Decision.UNCHANGED:
+            self._keep(self.flagged, (event.rel_path, "flagged", _flag_text(event)))
+            self.flagged_total += 1
+
+    def _keep(self, into: list[tuple[str, str, str]], item: tuple[str, str, str]) -> None:
+        if len(into) < self.limit:
+            into.append(item)
+
+
+def _flag_text(event: PlanEvent) -> str:
+    from cyverse_link.models import Problem
+
+    if event.detail:
+        return event.detail
+    if Problem.TOO_LARGE in event.problems:
+        return "larger than source.max_web_bytes: the web URL will be its derivative"
+    return ", ".join(p.value for p in event.problems)
+
+
+def printable(text: str) -> str:
+    """A file name as one visible line: a newline or an escape sequence in a name must not
+    start a line of its own or recolour the terminal (``\\n``, ``\\x1b`` instead)."""
+    if text.isprintable():
+        return text
+    return "".join(c if c.isprintable() else c.encode("unicode_escape").decode() for c in text)
+
+
+def print_plan(
+    obj: Context, report: Any, notes: PlanNotes | None, source: Path | None = None
+) -> None:
+    """The plan's counts, each with what it means, then the files that will not go through
+    (and those flagged) with their reasons, bounded; the report lists them all."""
+    if obj.json_output:
+        obj.emit(report.to_dict())
+        return
+    counts, extra = report.counts, report.counts.extra
+    values = {**extra, "unchanged": counts.unchanged}
+    if "matched" in extra:
+        values.update(unmatched=counts.unmatched, ambiguous=counts.ambiguous)
+    where = f" in {source}" if source else ""
+    click.echo(f"plan: {counts.discovered} files{where}")
+    for name, meaning in _PLAN_ROWS:
+        if name not in values or (name in ("skipped", *_PLAN_MATCH_ROWS) and not values[name]):
+            continue
+        click.echo(f"  {name:<13}{values[name]:>7}  {meaning}")
+    if notes is not None and not obj.quiet:
+        _print_notes("will not be synced", notes.refused, notes.refused_total)
+        _print_notes("flagged", notes.flagged, notes.flagged_total)
+    if report.path:
+        click.echo(f"report: {report.path}")
+
+
+def _print_notes(title: str, items: list[tuple[str, str, str]], total: int) -> None:
+    if not total:
+        return
+    click.echo(f"{title} ({total}):")
+    for rel, what, why in items:
+        name = printable(rel)
+        click.echo(
+            f"  {name}: {what}: {printable(why)}" if what != "flagged" else f"  {name}: {why}"
+        )
+    if total > len(items):
+        click.echo(f"  +{total - len(items)} more (all are in the report)")
 
 
 def print_linked(linked: list[Any]) -> None:

@@ -12,7 +12,7 @@ from cyverse_link.cli.output import (
     PlanNotes,
     PlanProgress,
     ProgressView,
-    print_linked,
+    print_demo,
     print_plan,
     print_report,
     print_summary,
@@ -194,17 +194,7 @@ def demo(obj: Context, provider: str, workdir: Path | None) -> None:
                 "linked": [vars(x) for x in result.linked],
             })  # fmt: skip
             return
-        click.echo(f"sandbox iRODS {result.irods_version}, URLs: {result.provider}")
-        click.echo("first run:")
-        print_report(obj, result.first)
-        c = result.second.counts
-        click.echo(
-            f"second run: {c.uploaded} uploaded, {c.mapped} linked, {c.unchanged} unchanged "
-            f"(nothing to do), {c.failed} still bad"
-        )
-        print_linked(result.linked)
-        if workdir:
-            click.echo(f"files kept in {result.workdir} (config: {result.config_path})")
+        print_demo(obj, result, kept=workdir is not None)
     finally:
         if workdir is None:
             remove_workdir(result)

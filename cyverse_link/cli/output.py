@@ -4,7 +4,10 @@ counts; this module draws."""
 from __future__ import annotations
 
 import logging
+import os
+import shutil
 import sys
+import textwrap
 from pathlib import Path
 from typing import Any
 
@@ -187,15 +190,79 @@ def _print_notes(title: str, items: list[tuple[str, str, str]], total: int) -> N
 
 
 def print_linked(linked: list[Any]) -> None:
+    """The portal's new image links: URLs shown under their common folder, so the table fits
+    the terminal (rich takes its width, or 80 columns when output is not a terminal)."""
     from rich.console import Console
     from rich.table import Table
 
+    urls = [x.url for x in linked]
+    common = os.path.commonprefix(urls)  # noqa: RUF071 (URLs: commonpath would eat "//")
+    base = common[: common.rfind("/") + 1] if len(urls) > 1 else ""
     table = Table(title="linked specimens")
-    for col in ("catalog number", "occid", "image URL"):
-        table.add_column(col)
+    table.add_column("catalog number", no_wrap=True)
+    table.add_column("occid", justify="right")
+    table.add_column("image URL" if not base else "web image", overflow="fold")
     for item in linked:
-        table.add_row(item.catalog, str(item.occid), item.url)
-    Console(width=max(120, len(max((x.url for x in linked), default="")) + 40)).print(table)
+        table.add_row(item.catalog, str(item.occid), item.url.removeprefix(base))
+    Console(soft_wrap=False).print(table)
+    if base:
+        click.echo(f"web images are under\n  {base}")
+
+
+def echo_wrapped(text: str, indent: str = "    ") -> None:
+    """A long line folded to the terminal's width (80 columns when not a terminal)."""
+    width = max(40, shutil.get_terminal_size((80, 24)).columns)
+    click.echo(textwrap.fill(text, width, subsequent_indent=indent, break_long_words=False))
+
+
+_DEMO_ROWS = (
+    ("uploaded", "uploaded", "originals sent to iRODS, checksums verified"),
+    ("published", "public", "readable without a login (anonymous read)"),
+    ("registered", "URLs", "{urls}"),
+    ("mapped", "linked", "media rows written in the portal"),
+    ("unmatched", "unmatched", "uploaded, but no specimen record has the catalog number"),
+    ("failed", "failed", "bad files, never uploaded"),
+)
+_DEMO_URLS = {
+    "davanon": "dav-anon web addresses made (no server involved)",
+    "bisque": "registered with BisQue, its image service URLs made",
+}
+
+
+def print_demo(obj: Context, result: Any, kept: bool) -> None:
+    """What the demo did, in words a first-time user can follow."""
+    from cyverse_link.report import load_report
+
+    first, second = result.first, result.second
+    click.echo(f"sandbox iRODS {result.irods_version}, URLs: {result.provider}")
+    click.echo(f"first run: {first.counts.discovered} sample files")
+    for key, label, meaning in _DEMO_ROWS:
+        text = meaning.format(urls=_DEMO_URLS.get(result.provider, "URLs made"))
+        click.echo(f"  {label:<10}{getattr(first.counts, key):>3}  {text}")
+    c = second.counts
+    echo_wrapped(
+        f"second run: {c.uploaded} uploaded, {c.mapped} linked: nothing new to do. "
+        f"{c.unchanged} already linked (not read again), {c.unmatched} still without a "
+        f"specimen record, {c.failed} still bad.",
+        indent="  ",
+    )
+    print_linked(result.linked)
+    entries = load_report(first.path)["entries"] if first.path else []
+    not_linked = [e for e in entries if e["status"] in ("failed", "skipped")]
+    if not_linked:
+        click.echo("not linked:")
+        for e in not_linked:
+            echo_wrapped(f"  {printable(e['rel_path'])}: {printable(e['error'] or e['status'])}")
+    if kept:
+        work = Path(result.workdir)
+        click.echo(f"files kept in {work}")
+        for label, path in (("config", result.config_path), ("report", first.path),
+                            ("report", second.path)):  # fmt: skip
+            shown = Path(path).relative_to(work) if Path(path).is_relative_to(work) else path
+            click.echo(f"  {label}: {shown}")
+    else:
+        echo_wrapped("the demo ran in a temporary folder, removed now (to keep its files and "
+                     "reports: cyverse-link demo --workdir DIR)", indent="  ")  # fmt: skip
 
 
 _URL_LABELS = (

@@ -8,15 +8,8 @@ from pathlib import Path
 import click
 
 from cyverse_link.cli.app import Context, cli, command_options, handle_errors
-from cyverse_link.cli.output import (
-    PlanNotes,
-    PlanProgress,
-    ProgressView,
-    print_demo,
-    print_plan,
-    print_report,
-    print_summary,
-)
+from cyverse_link.cli.output import PlanProgress, ProgressView, print_report, print_summary
+from cyverse_link.cli.summaries import PlanNotes, print_demo, print_plan
 from cyverse_link.ledger import Ledger, RunLock, lock_path_for
 from cyverse_link.plan import PlanEvent, run_plan
 

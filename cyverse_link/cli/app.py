@@ -72,15 +72,13 @@ def fail(message: str, exit_code: int, *, json_output: bool) -> NoReturn:
     sys.exit(exit_code)
 
 
-def _wants_json(args: Sequence[str]) -> bool:
-    """For errors raised before the options were read (a usage error): was ``--json`` given?"""
-    obj = _current_obj()
-    if obj is not None and obj.json_output:
-        return True
+def _wants_json(obj: Context, args: Sequence[str]) -> bool:
+    """Was ``--json`` given? Read from ``args`` too: a usage error stops click before it has
+    handled every option."""
     words = list(args)
     if "--" in words:
         words = words[: words.index("--")]
-    return "--json" in words
+    return obj.json_output or "--json" in words
 
 
 def _current_obj() -> Context | None:
@@ -115,10 +113,13 @@ class CliGroup(click.Group):
         **extra: Any,
     ) -> Any:
         argv = list(sys.argv[1:] if args is None else args)
+        obj = extra.pop("obj", None) or Context()  # kept here: still readable after an error
         try:
-            rv = super().main(argv, prog_name, complete_var, standalone_mode=False, **extra)
+            rv = super().main(
+                argv, prog_name, complete_var, standalone_mode=False, obj=obj, **extra
+            )
         except click.exceptions.NoArgsIsHelpError as exc:
-            if _wants_json(argv):
+            if _wants_json(obj, argv):
                 fail("no command given", exc.exit_code, json_output=True)
             exc.show()
             sys.exit(exc.exit_code)
@@ -126,21 +127,20 @@ class CliGroup(click.Group):
             hint = ""
             if exc.ctx is not None:
                 hint = f" (see '{exc.ctx.command_path} --help')"
-            fail(exc.format_message() + hint, exc.exit_code, json_output=_wants_json(argv))
+            fail(exc.format_message() + hint, exc.exit_code, json_output=_wants_json(obj, argv))
         except click.ClickException as exc:
-            fail(exc.format_message(), exc.exit_code, json_output=_wants_json(argv))
+            fail(exc.format_message(), exc.exit_code, json_output=_wants_json(obj, argv))
         except click.Abort:
-            fail("aborted", 1, json_output=_wants_json(argv))
+            fail("aborted", 1, json_output=_wants_json(obj, argv))
         except CyverseLinkError as exc:  # raised outside a command body
-            fail(str(exc), exc.exit_code, json_output=_wants_json(argv))
+            fail(str(exc), exc.exit_code, json_output=_wants_json(obj, argv))
         except Exception as exc:  # a bug: still one line, the traceback only with -vv
             log.debug("unexpected error", exc_info=True)
-            obj = _current_obj()
-            more = "" if obj is not None and obj.verbose > 1 else "; run with -vv for details"
+            more = "" if obj.verbose > 1 else "; run with -vv for the details"
             fail(
                 f"unexpected {type(exc).__name__}: {exc}{more} (please report this)",
                 1,
-                json_output=_wants_json(argv),
+                json_output=_wants_json(obj, argv),
             )
         if not standalone_mode:
             return rv

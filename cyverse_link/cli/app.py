@@ -65,7 +65,7 @@ class Context:
 def fail(message: str, exit_code: int, *, json_output: bool) -> NoReturn:
     """The one way an error leaves the program: ``error: ...`` on stderr (one line), and with
     ``--json`` a JSON object on stdout too."""
-    text = redactor.redact(" ".join(str(message).split()))  # one line, no secret
+    text = " ".join(str(message).split())  # one line
     if json_output:
         click.echo(json.dumps({"error": text, "exit_code": exit_code}))
     click.echo(f"error: {text}", err=True)
@@ -137,8 +137,8 @@ class CliGroup(click.Group):
         except Exception as exc:  # a bug: still one line, the traceback only with -vv
             log.debug("unexpected error", exc_info=True)
             more = "" if obj.verbose > 1 else "; run with -vv for the details"
-            fail(
-                f"unexpected {type(exc).__name__}: {exc}{more} (please report this)",
+            fail(  # our own messages never hold a secret; a library's might
+                redactor.redact(f"unexpected {type(exc).__name__}: {exc}{more} (please report)"),
                 1,
                 json_output=_wants_json(obj, argv),
             )

@@ -157,3 +157,20 @@ def test_init_where_a_folder_cannot_be_made_is_one_line(tmp_path: Path) -> None:
     assert "x.yaml" in json.loads(result.stdout)["error"]
     result = run("init", str(tmp_path))
     assert result.exit_code == 2 and "is a folder" in result.stderr
+
+
+def test_an_unexpected_error_never_shows_a_secret(
+    config: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import cyverse_link.cli.cmd_run as cmd_run
+    from cyverse_link.credentials import redactor
+
+    redactor.register("Zq9-secret-Horse")
+
+    def boom(*_a: object, **_k: object) -> None:
+        raise RuntimeError("login failed for password Zq9-secret-Horse")
+
+    monkeypatch.setattr(cmd_run, "Ledger", type("L", (), {"open_existing": staticmethod(boom)}))
+    result = run("status", "-c", str(config), "--json")
+    assert result.exit_code == 1 and "RuntimeError" in result.stderr
+    assert "Zq9-secret-Horse" not in result.output

@@ -350,12 +350,7 @@ class IrodsStore:
     def collection_exists(self, path: str) -> bool:
         """Whether the collection ``path`` exists (one GenQuery). Raises ServiceUnavailable."""
         coll = posixpath.normpath(path) if path != "/" else path
-        found = self._call(
-            "looking up",
-            coll,
-            lambda s: s.query(Collection.id).filter(Collection.name == coll).all(),
-        )
-        return bool(found)
+        return bool(self._call("looking up", coll, partial(_collection_ids, name=coll)))
 
     def collection_writable(self, path: str) -> bool | None:
         """Whether our user may write ``path``: True/False from the user's own ACL, None when

@@ -7,8 +7,10 @@ problem (exit 2); an unreachable service or a refused login is exit 3; anything 
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 
 import sqlalchemy as sa
 
@@ -19,6 +21,7 @@ from cyverse_link.datastore.irods_check import check_irods
 from cyverse_link.errors import ConfigError, CyverseLinkError, ServiceUnavailable
 from cyverse_link.ledger import Ledger
 from cyverse_link.models import PortalMode, UrlProvider
+from cyverse_link.portal.symbiota import SymbiotaDb
 from cyverse_link.wiring import build_api_portal, build_bisque_client, build_portal
 
 
@@ -38,6 +41,7 @@ def run_check(settings: Settings) -> list[CheckLine]:
     """Connect to every configured service; never raises for a service problem."""
     where = settings.config_path or "config"
     lines = [CheckLine("config", True, f"{where}: valid")]
+    lines.append(_guard("source", lambda: _check_source(settings)))
     lines.append(_guard("irods", lambda: _check_irods(settings)))
     if settings.urls.provider is UrlProvider.BISQUE:
         lines.append(_guard("bisque", lambda: _check_bisque(settings)))
@@ -101,16 +105,37 @@ def _check_symbiota(settings: Settings) -> CheckLine:
     portal = build_portal(settings)
     try:
         info = portal.schema()
+        missing = portal.missing_privileges() if isinstance(portal, SymbiotaDb) else []
     finally:
         portal.close()
-    url = sa.make_url(settings.symbiota.db_url).render_as_string(hide_password=True)
+    url = sa.make_url(settings.symbiota.db_url)
     version = info.version or "unknown version"
-    return CheckLine(
-        "symbiota",
-        True,
-        f"Symbiota {url}: schema {version}, `{info.table}` table, collid "
-        f"{settings.collection.collid}",
+    head = (
+        f"Symbiota {url.render_as_string(hide_password=True)}: schema {version}, "
+        f"`{info.table}` table, collid {settings.collection.collid}"
     )
+    if missing:
+        return CheckLine(
+            "symbiota",
+            False,
+            f"{head}; the account {url.username or ''} may not do {', '.join(missing)}, which "
+            f"linking needs: ask the portal's admin to GRANT SELECT, INSERT, UPDATE on "
+            f"{url.database or 'the database'}.{info.table}"
+            + (" and omoccurrences (create_skeletal)" if settings.symbiota.create_skeletal else ""),
+            1,
+        )
+    return CheckLine("symbiota", True, head)
+
+
+def _check_source(settings: Settings) -> CheckLine:
+    """The drop folder ``plan`` and ``sync`` scan must be there and readable."""
+    root = settings.source.path
+    if not root.is_dir():
+        what = "does not exist" if not root.exists() else "is not a folder"
+        raise ConfigError(f"source.path: {root} {what}; create it or fix source.path")
+    if not os.access(root, os.R_OK | os.X_OK):
+        raise ConfigError(f"source.path: {root} cannot be read by this user")
+    return CheckLine("source", True, f"drop folder {root}")
 
 
 def _check_csv(settings: Settings) -> CheckLine:
@@ -133,10 +158,22 @@ def _check_csv(settings: Settings) -> CheckLine:
 
 
 def _check_ledger(settings: Settings) -> CheckLine:
-    ledger = Ledger(settings.state.db_url)
-    try:
-        return CheckLine(
-            "ledger", True, f"state ledger {ledger.safe_url}: schema v{ledger.schema_version}"
-        )
-    finally:
-        ledger.close()
+    """Opens an existing ledger (never creates one: ``check`` changes nothing); for a SQLite
+    ledger not made yet, whether its folder can be made and written."""
+    url = sa.make_url(settings.state.db_url)
+    safe = url.render_as_string(hide_password=True)
+    ledger = Ledger.open_existing(settings.state.db_url)
+    if ledger is not None:
+        try:
+            return CheckLine(
+                "ledger", True, f"state ledger {safe}: schema v{ledger.schema_version}"
+            )
+        finally:
+            ledger.close()
+    if url.get_backend_name() == "sqlite" and url.database and url.database != ":memory:":
+        folder = Path(url.database).parent
+        while not folder.exists() and folder != folder.parent:
+            folder = folder.parent
+        if not os.access(folder, os.W_OK | os.X_OK):
+            raise ConfigError(f"state.db_url: {folder} is not writable; the ledger cannot be made")
+    return CheckLine("ledger", True, f"state ledger {safe}: not made yet (the first sync makes it)")

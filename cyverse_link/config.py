@@ -18,8 +18,7 @@ from enum import Enum
 from pathlib import Path
 from typing import Any
 
-import yaml
-
+from cyverse_link.config_checks import check_db_url, check_http_url, check_irods_path, load_yaml
 from cyverse_link.errors import ConfigError
 from cyverse_link.models import PortalMode, UrlProvider
 
@@ -167,10 +166,9 @@ def load_settings(path: Path | str | None = None) -> Settings:
         ) from None
     except OSError as exc:
         raise ConfigError(f"cannot read config file {cfg_path}: {exc.strerror}") from None
-    try:
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        raise ConfigError(f"{cfg_path} is not valid YAML: {exc}") from None
+    except UnicodeDecodeError:
+        raise ConfigError(f"config file {cfg_path} is not UTF-8 text") from None
+    data = load_yaml(text, cfg_path)
     return parse_settings(data or {}, base_dir=cfg_path.resolve().parent, config_path=cfg_path)
 
 
@@ -185,6 +183,7 @@ def parse_settings(
     settings = _build(Settings, data, "")
     settings = _anchor_paths(settings, base_dir or Path.cwd())
     _check_semantics(settings)
+    settings = _normalise(settings)
     return dataclasses.replace(settings, config_path=config_path)
 
 
@@ -287,6 +286,38 @@ def _anchor_paths(s: Settings, base: Path) -> Settings:
     )
 
 
+def _normalise(s: Settings) -> Settings:
+    """iRODS paths without ``.``/``..`` (refused), doubled or trailing slashes (dropped)."""
+    search = tuple(
+        check_irods_path(f"relink.search_collections[{i}]", c)
+        for i, c in enumerate(s.relink.search_collections)
+    )
+    return dataclasses.replace(
+        s,
+        irods=dataclasses.replace(
+            s.irods, collection=check_irods_path("irods.collection", s.irods.collection)
+        ),
+        relink=dataclasses.replace(s.relink, search_collections=search),
+    )
+
+
+def _check_urls(s: Settings) -> None:
+    """Database and web URLs, parsed here so that no later step meets a malformed one."""
+    if s.symbiota.db_url:
+        check_db_url("symbiota.db_url", s.symbiota.db_url)
+    check_db_url("state.db_url", s.state.db_url)
+    check_http_url("urls.davanon_base", s.urls.davanon_base)
+    if s.bisque.url:
+        check_http_url("bisque.url", s.bisque.url)
+    # api mode writes through these; csv mode reads matches through them when given
+    for key, url in (
+        ("symbiota.portal_url", s.symbiota.portal_url),
+        ("symbiota.api_url", s.symbiota.api_url),
+    ):
+        if url:
+            check_http_url(key, url)
+
+
 def _check_semantics(s: Settings) -> None:
     try:
         rx = re.compile(s.identifiers.pattern)
@@ -329,10 +360,11 @@ def _check_semantics(s: Settings) -> None:
         raise ConfigError("bisque.url: required when urls.provider is bisque")
     if s.symbiota.mode is PortalMode.DB and not s.symbiota.db_url:
         raise ConfigError("symbiota.db_url: required when symbiota.mode is db")
+    _check_urls(s)
+    if not 1 <= s.irods.port <= 65535:
+        raise ConfigError(f"irods.port: {s.irods.port} is outside 1..65535")
     if s.symbiota.mode is PortalMode.API:
         _check_api(s.symbiota)
-    if s.symbiota.mode is PortalMode.CSV:
-        _check_urls(s.symbiota)  # csv mode reads matches through the API when one is given
     for name, value in (
         ("derivatives.web_width", s.derivatives.web_width),
         ("derivatives.thumbnail_width", s.derivatives.thumbnail_width),
@@ -344,14 +376,7 @@ def _check_semantics(s: Settings) -> None:
         raise ConfigError("derivatives.jpeg_quality: must be between 1 and 100")
 
 
-def _check_urls(sym: SymbiotaSettings) -> None:
-    for key, url in (("symbiota.portal_url", sym.portal_url), ("symbiota.api_url", sym.api_url)):
-        if url and not re.match(r"^https?://[^/\s]+", url):
-            raise ConfigError(f"{key}: must be an http(s):// address, got {url[:60]!r}")
-
-
 def _check_api(sym: SymbiotaSettings) -> None:
-    _check_urls(sym)
     if not sym.api_root:
         raise ConfigError(
             "symbiota.portal_url: required when symbiota.mode is api (the portal's address, "

@@ -59,6 +59,8 @@ class LinkStore(DataStore, Protocol):
 
     def make_tree_public(self, collection: str) -> None: ...
 
+    def collection_exists(self, path: str) -> bool: ...
+
     def is_public(self, remote: str) -> bool: ...
 
 
@@ -171,6 +173,12 @@ class _LinkRun:
     # -- the run ------------------------------------------------------------------------------
 
     def execute(self, collection: str, *, publish: bool) -> RunReport:
+        if not self.store.collection_exists(collection):  # an empty listing would say "0 images"
+            zone = self.settings.irods.zone
+            raise ConfigError(
+                f"IRODS_COLLECTION {collection} does not exist in zone {zone!r} (or you may not "
+                f"see it); check the path, e.g. with `ils {posixpath.dirname(collection)}`"
+            )
         report_dir = self.settings.state.report_dir
         run_id = self.ledger.start_run("link") if self.ledger and not self.dry_run else None
         with ReportWriter(report_dir, "link", dry_run=self.dry_run) as writer:

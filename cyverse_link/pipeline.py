@@ -31,7 +31,15 @@ from cyverse_link.ledger import FileRecord, Ledger, RunLock, lock_path_for
 from cyverse_link.mapping import Mapped, Mapper, sort_occurrence, source_identifier
 from cyverse_link.models import Counts, MatchStatus, Problem, Stage, Status, Written
 from cyverse_link.naming import original_path, versioned_path
-from cyverse_link.plan import Decision, PlanEvent, PlanItem, iter_plan, run_plan, skipped_entry
+from cyverse_link.plan import (
+    Decision,
+    PlanEvent,
+    PlanItem,
+    iter_plan,
+    run_plan,
+    skipped_entry,
+    unidentified_reason,
+)
 from cyverse_link.portal.base import Portal
 from cyverse_link.portal.csvfile import CsvPortal
 from cyverse_link.publish.base import UrlProvider
@@ -271,11 +279,7 @@ class SyncRun:
         stage = Stage.DISCOVERED if item.decision is Decision.BAD else Stage.IDENTIFIED
         why = item.reason or "unusable file"
         if item.decision is Decision.UNIDENTIFIED:
-            why = (
-                f"no catalog number in the file name (identifiers.pattern "
-                f"{self.settings.identifiers.pattern!r} does not match); rename the file or "
-                "add it to identifiers.mapping_csv"
-            )
+            why = unidentified_reason(self.settings.identifiers.pattern)
         # Record it once (so the next scan need not re-read it); not again every night.
         same = rec is not None and rec.status is Status.FAILED and rec.md5 == lf.md5
         if not (same and rec is not None and rec.error == why):

@@ -45,6 +45,7 @@ __all__ = [
     "iter_plan",
     "run_plan",
     "skipped_entry",
+    "unidentified_reason",
 ]
 
 Matcher = Callable[[Sequence[str]], Mapping[str, Match]]
@@ -85,6 +86,15 @@ class PlanEvent:
     decision: Decision | None = None
     detail: str | None = None
     count: int = 1
+    problems: tuple[Problem, ...] = ()  # a flagged file goes ahead with these noted
+
+
+def unidentified_reason(pattern: str) -> str:
+    """Why a file has no catalog number: the same words in ``plan`` and ``sync``."""
+    return (
+        f"no catalog number in the file name (identifiers.pattern '{pattern}' does not "
+        "match); rename the file or add it to identifiers.mapping_csv"
+    )
 
 
 def decide(
@@ -231,10 +241,13 @@ def iter_plan(
     """Scan, identify and compare with the ledger, one file at a time, in ``rel_path`` order."""
     cursor = RecordCursor(ledger.iter_records() if ledger is not None else iter(()))
     parse = IdentifierParser(settings.identifiers, mapping).parse
+    why_unidentified = unidentified_reason(settings.identifiers.pattern)
     for local in scan(settings.source, known=cursor.known, on_skip=on_skip):
         record = cursor.lookup(local.rel_path)
         identifier = parse(local.rel_path)
         decision, reason = decide(local, identifier, record)
+        if decision is Decision.UNIDENTIFIED:
+            reason = why_unidentified
         yield PlanItem(local, identifier, record, decision, reason)
 
 
@@ -260,6 +273,7 @@ def run_plan(
         extra["matched"] = 0
     ledger = Ledger.open_existing(settings.state.db_url)
     parse = IdentifierParser(settings.identifiers, mapping)
+    why_unidentified = unidentified_reason(settings.identifiers.pattern)
     try:
         with ReportWriter(settings.state.report_dir, "plan", dry_run=True) as writer:
             join = _PlanJoin(ledger, parse, writer, settings.source.max_web_bytes, emit)
@@ -275,10 +289,12 @@ def run_plan(
                 record = join.record(rel)
                 identifier = parse.parse(rel)
                 decision, reason = decide(local, identifier, record)
+                if decision is Decision.UNIDENTIFIED:
+                    reason = why_unidentified
                 item = PlanItem(local, identifier, record, decision, reason)
                 counts.discovered += 1
                 _count(counts, item)
-                emit(PlanEvent("file", rel, item.decision, item.reason))
+                emit(PlanEvent("file", rel, decision, reason or local.detail, 1, local.problems))
                 if matcher is not None and item.needs_work:
                     pending.append(item)
                     if len(pending) >= MATCH_BATCH:
@@ -339,7 +355,14 @@ def _entry(item: PlanItem, match: Match | None) -> ReportEntry:
         status = Status.DONE
     else:
         status = Status.PENDING
-    stage = rec.stage if rec is not None and item.decision is not Decision.CHANGED else None
+    # A file that cannot go ahead is reported at the stage sync reports it: a bad file was
+    # only discovered, one without a catalog number failed to be identified.
+    if item.decision is Decision.BAD:
+        stage: Stage | None = Stage.DISCOVERED
+    elif item.decision is Decision.UNIDENTIFIED:
+        stage = Stage.IDENTIFIED
+    else:
+        stage = rec.stage if rec is not None and item.decision is not Decision.CHANGED else None
     if stage is None:
         stage = Stage.IDENTIFIED if item.identifier else Stage.DISCOVERED
     occid = match.occid if match is not None else (rec.occid if rec else None)

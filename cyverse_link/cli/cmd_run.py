@@ -8,16 +8,11 @@ from pathlib import Path
 import click
 
 from cyverse_link.cli.app import Context, cli, command_options, handle_errors
-from cyverse_link.cli.output import (
-    PlanProgress,
-    ProgressView,
-    print_linked,
-    print_report,
-    print_summary,
-)
+from cyverse_link.cli.output import PlanProgress, ProgressView, print_report, print_summary
+from cyverse_link.cli.summaries import PlanNotes, print_demo, print_plan
 from cyverse_link.ledger import Ledger, RunLock, lock_path_for
 from cyverse_link.logsafe import printable
-from cyverse_link.plan import run_plan
+from cyverse_link.plan import PlanEvent, run_plan
 
 
 @cli.command()
@@ -25,15 +20,20 @@ from cyverse_link.plan import run_plan
 @click.pass_obj
 @handle_errors
 def plan(obj: Context) -> None:
-    """Dry run of sync: what would be uploaded or skipped, and why. Changes nothing."""
+    """Dry run of sync: what would be uploaded or skipped, and why. Changes nothing.
+
+    Lists the files sync would not take (bad, no catalog number, unreadable) and those it
+    flags, with the reason, the first 20 of each (all with -v); the report has every file."""
     settings = obj.settings()
+    notes = PlanNotes(limit=1000 if obj.verbose else 20)
+
+    def on_event(event: PlanEvent) -> None:
+        progress.on_plan_event(event)
+        notes(event)
+
     with RunLock(lock_path_for(obj.config_path)), PlanProgress(obj, "scanning") as progress:
-        report = run_plan(settings, on_event=progress.on_plan_event)
-    print_summary(obj, report.summary_rows(), title="plan")
-    if obj.json_output:
-        obj.emit(report.to_dict())
-    else:
-        click.echo(f"report: {report.path}")
+        report = run_plan(settings, on_event=on_event)
+    print_plan(obj, report, notes, settings.source.path)
     sys.exit(report.exit_code)
 
 
@@ -129,6 +129,7 @@ def sync(obj: Context, limit: int | None, dry_run: bool) -> None:
 
 
 @cli.command()
+@command_options
 @click.option("--concurrency", default=8, show_default=True, help="Requests in flight at once.")
 @click.option("--timeout", default=30.0, show_default=True, help="Seconds per request.")
 @click.pass_obj
@@ -157,6 +158,7 @@ def verify(obj: Context, concurrency: int, timeout: float) -> None:
 
 
 @cli.command()
+@command_options
 @click.option(
     "--provider",
     type=click.Choice(["davanon", "bisque"]),
@@ -191,17 +193,7 @@ def demo(obj: Context, provider: str, workdir: Path | None) -> None:
                 "linked": [vars(x) for x in result.linked],
             })  # fmt: skip
             return
-        click.echo(f"sandbox iRODS {result.irods_version}, URLs: {result.provider}")
-        click.echo("first run:")
-        print_report(obj, result.first)
-        c = result.second.counts
-        click.echo(
-            f"second run: {c.uploaded} uploaded, {c.mapped} linked, {c.unchanged} unchanged "
-            f"(nothing to do), {c.failed} still bad"
-        )
-        print_linked(result.linked)
-        if workdir:
-            click.echo(f"files kept in {result.workdir} (config: {result.config_path})")
+        print_demo(obj, result, kept=workdir is not None)
     finally:
         if workdir is None:
             remove_workdir(result)

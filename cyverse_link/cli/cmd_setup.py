@@ -21,6 +21,7 @@ from cyverse_link.errors import ConfigError
 
 
 @cli.command()
+@command_options
 @click.argument("path", type=click.Path(path_type=Path), default=None, required=False)
 @click.option("--force", is_flag=True, help="Overwrite an existing file.")
 @click.pass_obj
@@ -28,17 +29,31 @@ from cyverse_link.errors import ConfigError
 def init(obj: Context, path: Path | None, force: bool) -> None:
     """Write a commented config file (default ./cyverse-link.yaml)."""
     target = path or obj.config_path
+    if target.is_dir():
+        raise ConfigError(
+            f"{target} is a folder; name the file, e.g. {target / 'cyverse-link.yaml'}"
+        )
     if target.exists() and not force:
         raise ConfigError(f"{target} already exists; pass --force to overwrite it")
     text = resources.files("cyverse_link").joinpath("config.example.yaml").read_text("utf-8")
-    target.write_text(text, encoding="utf-8")
+    try:  # missing folders are made: `init sites/asu/cyverse-link.yaml` is what was asked for
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_text(text, encoding="utf-8")
+    except OSError as exc:
+        raise ConfigError(f"cannot write {target}: {exc.strerror or exc}") from None
     drop = load_settings(target).source.path
-    drop.mkdir(parents=True, exist_ok=True)  # so `plan` works right away on an empty folder
+    try:
+        drop.mkdir(parents=True, exist_ok=True)  # so `plan` works right away on an empty folder
+    except OSError as exc:
+        raise ConfigError(
+            f"source.path: cannot create the drop folder {drop}: {exc.strerror}"
+        ) from None
     click.echo(f"wrote {target} and created the drop folder {drop}")
     click.echo(f"next: put images in {drop}, then run `cyverse-link plan -c {target}`")
 
 
 @cli.group()
+@command_options
 def credentials() -> None:
     """Store or remove a password in the OS keyring (never echoed)."""
 

@@ -75,21 +75,14 @@ def print_report(obj: Context, report: Any) -> None:
     if obj.json_output:
         obj.emit(report.to_dict())
         return
+    if report.dry_run and report.command == "plan":
+        from cyverse_link.cli.summaries import print_plan
+
+        print_plan(obj, report, None)
+        return
     print_summary(obj, report.summary_rows(), title="plan" if report.dry_run else report.command)
     if report.path:
         click.echo(f"report: {report.path}")
-
-
-def print_linked(linked: list[Any]) -> None:
-    from rich.console import Console
-    from rich.table import Table
-
-    table = Table(title="linked specimens")
-    for col in ("catalog number", "occid", "image URL"):
-        table.add_column(col)
-    for item in linked:
-        table.add_row(item.catalog, str(item.occid), item.url)
-    Console(width=max(120, len(max((x.url for x in linked), default="")) + 40)).print(table)
 
 
 _URL_LABELS = (

@@ -350,6 +350,11 @@ class IrodsStore:
         result: dict[str, str] = self._call("reading metadata of", remote, run)
         return result
 
+    def collection_exists(self, path: str) -> bool:
+        """Whether the collection ``path`` exists (one GenQuery). Raises ServiceUnavailable."""
+        coll = posixpath.normpath(path) if path != "/" else path
+        return bool(self._call("looking up", coll, partial(_collection_ids, name=coll)))
+
     def collection_writable(self, path: str) -> bool | None:
         """Whether our user may write ``path``: True/False from the user's own ACL, None when
         only a group could grant it (not resolved here). Raises NotFound."""
@@ -412,3 +417,7 @@ class IrodsStore:
             return any(int(u) == self._anonymous_id and a in _READ_LEVELS for u, a in found)
 
         return bool(self._call("checking access to", remote, run))
+
+
+def _collection_ids(session: iRODSSession, name: str) -> list[Any]:
+    return list(session.query(Collection.id).filter(Collection.name == name).all())

@@ -32,6 +32,7 @@ from cyverse_link.errors import (
 )
 from cyverse_link.models import Match, MediaLink
 from cyverse_link.portal.base import SchemaInfo, WriteResult
+from cyverse_link.portal.grants import missing_privileges
 from cyverse_link.portal.matching import SOURCES, match_batch
 from cyverse_link.portal.rewrite import (
     MediaRow,
@@ -275,6 +276,12 @@ class SymbiotaDb:
         """sourceIdentifier → media id of the collection's row already carrying it."""
         with self._connect() as conn:
             return rows_with_source_identifiers(conn, self._detected(conn), self.collid, sids)
+
+    def missing_privileges(self) -> list[str]:
+        """What the account may not do that writing needs (``["INSERT on media"]``), without
+        writing anything (``grants.py``). Raises ServiceUnavailable, PortalError."""
+        with self._connect() as conn:
+            return missing_privileges(conn, self._detected(conn), skeletal=self.create_skeletal)
 
     def media_table(self) -> tuple[str, str]:
         """(table, id column): ``("media", "mediaID")`` or ``("images", "imgid")``."""

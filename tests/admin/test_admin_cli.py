@@ -130,3 +130,20 @@ def test_a_second_run_on_the_same_config_is_exit_4(setup: tuple[Path, str]) -> N
         for args in (["link", SHARED], ["relink"]):
             result = run("-c", str(config), *args)
             assert result.exit_code == 4, result.output
+
+
+@pytest.mark.parametrize("dry_run", [False, True])
+def test_link_of_a_missing_collection_is_exit_2_naming_it(
+    setup: tuple[Path, str], dry_run: bool
+) -> None:
+    """Issue 13 item 14: it exited 0 with "0 images". A wrong argument is bad usage (exit 2)."""
+    config, _ = setup
+    missing = f"{SHARED}/imgs-typo"
+    args = ["-c", str(config), "--json", "link", *(["--dry-run"] if dry_run else []), missing]
+    result = CliRunner().invoke(cli, args)
+    assert result.exit_code == 2, result.output
+    error = json.loads(result.stdout)["error"]
+    assert missing in error and "does not exist" in error
+    assert not (config.parent / "reports").exists() or not any(
+        (config.parent / "reports").iterdir()
+    )

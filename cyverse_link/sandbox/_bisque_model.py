@@ -15,6 +15,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from urllib.parse import unquote, urlsplit
 
+from cyverse_link.sandbox._sql_like import like_regex
+
 SAMPLE_JPEG = base64.b64decode(
     "/9j/4AAQSkZJRgABAQAAAQABAAD/2wBDABALDA4MChAODQ4SERATGCgaGBYWGDEjJR0oOjM9PDkzODdASFxOQERXRTc4"
     "UG1RV19iZ2hnPk1xeXBkeFxlZ2P/2wBDARESEhgVGC8aGi9jQjhCY2NjY2NjY2NjY2NjY2NjY2NjY2NjY2NjY2NjY2Nj"
@@ -106,20 +108,6 @@ def _upload_dt() -> str:
     return datetime.now().strftime("%Y-%m-%d %H:%M:%S.%f")
 
 
-def _like(pattern: str) -> re.Pattern[str]:
-    """SQL LIKE (PostgreSQL): '%' any run, '_' one character, backslash escapes."""
-    out, i = [], 0
-    while i < len(pattern):
-        ch = pattern[i]
-        if ch == "\\" and i + 1 < len(pattern):
-            out.append(re.escape(pattern[i + 1]))
-            i += 2
-            continue
-        out.append(".*" if ch == "%" else "." if ch == "_" else re.escape(ch))
-        i += 1
-    return re.compile("".join(out), re.DOTALL)
-
-
 def attr_filter(raw: str) -> Callable[[str], bool] | None:
     """BisQue's ``value=``/``name=`` filter (resource_query.py ~845-881, prepare_attributes):
     quotes stripped from both ends, an optional ``>``/``<``/``>=``/``<=`` operator, the value cut
@@ -139,7 +127,7 @@ def attr_filter(raw: str) -> Callable[[str], bool] | None:
         }
         return cmp[op]
     if "*" in val:
-        rx = _like(val.replace("*", "%"))
+        rx = like_regex(val.replace("*", "%"))
         return lambda a: rx.fullmatch(a) is not None
     alts = val.split("|")
     return lambda a: a in alts

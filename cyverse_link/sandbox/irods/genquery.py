@@ -7,6 +7,7 @@ import re
 from collections.abc import Callable, Iterable
 from typing import Any
 
+from cyverse_link.sandbox._sql_like import like_regex
 from cyverse_link.sandbox.irods.catalog import (
     READ,
     Avu,
@@ -140,19 +141,6 @@ def _unquote(raw: str) -> str:
     return raw
 
 
-def _like_regex(pattern: str) -> re.Pattern[str]:
-    out, i = [], 0
-    while i < len(pattern):
-        ch = pattern[i]
-        if ch == "\\" and i + 1 < len(pattern):
-            out.append(re.escape(pattern[i + 1]))
-            i += 2
-            continue
-        out.append(".*" if ch == "%" else "." if ch == "_" else re.escape(ch))
-        i += 1
-    return re.compile("".join(out), re.S)
-
-
 def _key(col: int, value: str) -> Any:
     if col in _INT_COLS:
         try:
@@ -172,7 +160,7 @@ def compile_condition(col: int, cond: str, upper: bool) -> Callable[[str], bool]
         return v.upper() if upper else v
 
     if op in ("like", "not like"):
-        rx = _like_regex(_unquote(rest))
+        rx = like_regex(_unquote(rest))
         want = op == "like"
         return lambda v: bool(rx.fullmatch(norm(v))) is want
     if op == "in":

@@ -6,14 +6,14 @@ Two figures, each measured in this one run on this machine:
   ``os.scandir`` + ``stat`` walk of the same tree. Target: ratio <= 3.
 * memory: peak memory of ``plan`` at N files vs N/10 files. Target: ratio <= 1.5 (flat).
 
-Memory is the peak resident set size (``getrusage(RUSAGE_SELF).ru_maxrss``) of a fresh child
-process per size, read by the child at its end. RSS rather than ``tracemalloc``: it counts
-everything the process holds -- SQLite's page cache and cursor buffers are C allocations that
-``tracemalloc`` does not see, and a ledger read that materialised all rows there would be the
-leak to catch. It also costs nothing, where tracemalloc slows the run about 2x. The child also
-reports its RSS just before ``plan`` starts (interpreter + imports), so the growth is shown too;
-the peak RSS of a plan stays at that post-import level, so a second pair of children also reports
-the ``tracemalloc`` peak of the plan alone (more sensitive, Python objects only).
+Memory is the peak resident set size (Linux ``VmHWM``; not ``ru_maxrss``, which a child inherits
+from its parent across exec) of a fresh child process per size, read by the child at its end.
+RSS rather than ``tracemalloc``: it counts everything the process holds -- SQLite's page cache
+and cursor buffers are C allocations that ``tracemalloc`` does not see, and a ledger read that
+materialised all rows there would be the leak to catch. It also costs nothing, where
+tracemalloc slows the run about 2x. The child also reports its RSS just before ``plan`` starts
+(interpreter + imports), so the growth is shown too; a second pair of children also reports the
+``tracemalloc`` peak of the plan alone (more sensitive, Python objects only).
 
 The ledger is warmed through ``Ledger.advance`` exactly as a completed sync leaves it
 (stage MAPPED, status done, size/mtime/md5/URLs/occid, catalog numbers confirmed under the
@@ -147,6 +147,17 @@ def bare_walk(root: Path) -> int:
     return count
 
 
+def _status_kib(field: str) -> int:
+    """VmHWM (peak resident set) or VmRSS of this process, from Linux's /proc. Not
+    ``ru_maxrss``: Linux carries that across exec from the parent (``exec_mmap`` keeps the
+    old mm's high-water mark), so every child reported the parent's ~53 MiB and the ratio
+    read 1.00 whatever the plan did."""
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith(field):
+            return int(line.split()[1])
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+
+
 def child(where: Path, traced: bool) -> None:
     """Run one ``plan`` in this fresh process; print seconds and peak RSS (or, ``traced``,
     the tracemalloc peak of Python allocations during the plan) as JSON."""
@@ -156,13 +167,13 @@ def child(where: Path, traced: bool) -> None:
     from cyverse_link.plan import run_plan
 
     settings = parse_settings(settings_for(where))
-    base_kb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    base_kb = _status_kib("VmRSS:")
     if traced:
         tracemalloc.start()
     t0 = time.perf_counter()
     report = run_plan(settings)
     seconds = time.perf_counter() - t0
-    peak_kb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    peak_kb = _status_kib("VmHWM:")
     if traced:
         peak_kb = tracemalloc.get_traced_memory()[1] // 1024
         tracemalloc.stop()

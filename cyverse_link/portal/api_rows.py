@@ -13,8 +13,8 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from cyverse_link.models import MediaLink
+from cyverse_link.portal.base import sort_occurrence_value
 
-DEFAULT_SORT_OCCURRENCE = 5  # the column's default in Symbiota, as in writer.py
 # Written on POST and PATCH; what the ledger keeps and compares.
 TRACKED = (
     "url",
@@ -49,9 +49,7 @@ def tracked_values(link: MediaLink, occid: int, tid: int | None) -> dict[str, An
         "mediaMD5": link.md5,
         "occid": occid,
         "tid": tid,
-        "sortOccurrence": (
-            DEFAULT_SORT_OCCURRENCE if link.sort_occurrence is None else link.sort_occurrence
-        ),
+        "sortOccurrence": sort_occurrence_value(link.sort_occurrence),
     }
 
 

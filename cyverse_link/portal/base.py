@@ -9,6 +9,13 @@ from typing import Protocol
 
 from cyverse_link.models import Match, MediaLink
 
+DEFAULT_SORT_OCCURRENCE = 5  # the media column's default in Symbiota
+
+
+def sort_occurrence_value(sort: int | None) -> int:
+    """The ``sortOccurrence`` every route writes: the suffix's rank, else Symbiota's default."""
+    return DEFAULT_SORT_OCCURRENCE if sort is None else sort
+
 
 @dataclass(frozen=True)
 class SchemaInfo:

@@ -33,7 +33,7 @@ from typing import Protocol
 from cyverse_link.errors import PortalError
 from cyverse_link.models import Match, MatchStatus, MediaLink
 from cyverse_link.portal.api_matching import UNMATCHED_NOTE, ApiMatcher
-from cyverse_link.portal.base import SchemaInfo, WriteResult
+from cyverse_link.portal.base import SchemaInfo, WriteResult, sort_occurrence_value
 from cyverse_link.portal.csvformat import (
     Unrepresentable,
     is_formula,
@@ -72,7 +72,6 @@ SUPERSEDED_COLUMNS = (
     "newUrl",
     "newThumbnailUrl",
 )
-DEFAULT_SORT_OCCURRENCE = 5  # the column's default in Symbiota, as db mode writes it
 UNMATCHED_BUFFER = 500
 
 
@@ -134,7 +133,7 @@ def csv_row(link: MediaLink, match: Match, owner: str) -> dict[str, str]:
     """One import row, the values db mode writes; ``originalUrl`` (required by the import)
     falls back to ``url``. With an occid the catalogNumber stays empty (see module doc)."""
     u = link.urls
-    sort = DEFAULT_SORT_OCCURRENCE if link.sort_occurrence is None else link.sort_occurrence
+    sort = sort_occurrence_value(link.sort_occurrence)
     occid = match.occid
     return {
         "occid": "" if occid is None else str(occid),

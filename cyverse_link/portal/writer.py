@@ -24,13 +24,12 @@ from cyverse_link.errors import AmbiguousMatch, NoMatchingRecord, ValueTooLong
 from cyverse_link.identifiers import normalize_catalog
 from cyverse_link.models import Match, MatchStatus, MediaLink
 from cyverse_link.portal import curator_rules
-from cyverse_link.portal.base import WriteResult
+from cyverse_link.portal.base import WriteResult, sort_occurrence_value
 from cyverse_link.portal.matching import catalog_variants
 from cyverse_link.portal.schema import BoundTable, SymbiotaSchema
 
 SKELETAL_STATUS = "unprocessed"
 ENTERED_BY = "cyverse_link"
-DEFAULT_SORT_OCCURRENCE = 5  # the column's default in Symbiota
 # Written on insert and on update; compared to decide "unchanged".
 UPDATE_COLUMNS = (
     "url",
@@ -109,9 +108,7 @@ def media_values(ctx: Context, link: MediaLink) -> dict[str, object]:
         "hashFunction": "MD5" if link.md5 else None,
         "hashValue": link.md5,
         "mediaMD5": link.md5,
-        "sortOccurrence": (
-            DEFAULT_SORT_OCCURRENCE if link.sort_occurrence is None else link.sort_occurrence
-        ),
+        "sortOccurrence": sort_occurrence_value(link.sort_occurrence),
         "sourceIdentifier": link.source_identifier,
         "imageType": "specimen",
         "owner": ctx.schema.collection_name,
@@ -280,9 +277,7 @@ def written_values(link: MediaLink) -> dict[str, object] | None:
         "originalUrl": w.urls.original_url,
         "archiveUrl": w.urls.archive_url,
         "format": w.urls.format,
-        "sortOccurrence": (
-            DEFAULT_SORT_OCCURRENCE if w.sort_occurrence is None else w.sort_occurrence
-        ),
+        "sortOccurrence": sort_occurrence_value(w.sort_occurrence),
         "occid": w.occid,
     }
 

@@ -31,7 +31,7 @@ from typing import Any
 import requests
 import sqlalchemy as sa
 
-from cyverse_link.models import Match, MediaLink, MediaUrls
+from cyverse_link.core.models import Match, MediaLink, MediaUrls
 from cyverse_link.portal.api import SymbiotaApiPortal
 from cyverse_link.portal.api_client import SymbiotaApi
 from cyverse_link.portal.api_rows import post_body, tracked_values

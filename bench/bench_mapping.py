@@ -27,7 +27,7 @@ import uuid
 
 import sqlalchemy as sa
 
-from cyverse_link.models import Match, MediaLink, MediaUrls
+from cyverse_link.core.models import Match, MediaLink, MediaUrls
 from cyverse_link.portal.symbiota import SymbiotaDb
 from cyverse_link.sandbox.symbiota_schema import add_collection, create_symbiota_schema
 

@@ -46,7 +46,15 @@ from irods.meta import AVUOperation, iRODSMeta
 from irods.models import Collection, CollectionAccess, DataAccess, DataObject, User
 from irods.session import iRODSSession
 
-from cyverse_link.config import IrodsSettings
+from cyverse_link.config.settings import IrodsSettings
+from cyverse_link.core.errors import (
+    ChecksumMismatch,
+    CyverseLinkError,
+    NotFound,
+    ServiceUnavailable,
+    TransferFailed,
+)
+from cyverse_link.core.models import RemoteObject
 from cyverse_link.datastore.base import AVU_PREFIX, avu_attribute, check_avu_value
 from cyverse_link.datastore.irods_budget import ConnectionBudget
 from cyverse_link.datastore.irods_errors import TRANSIENT, connect_error, translate
@@ -61,14 +69,6 @@ from cyverse_link.datastore.irods_ops import (
     checksum_options,
 )
 from cyverse_link.datastore.irods_put import registered_checksum, upload
-from cyverse_link.errors import (
-    ChecksumMismatch,
-    CyverseLinkError,
-    NotFound,
-    ServiceUnavailable,
-    TransferFailed,
-)
-from cyverse_link.models import RemoteObject
 
 log = logging.getLogger(__name__)
 

@@ -11,6 +11,7 @@ from pathlib import Path
 from irods import exception as ex
 from irods.session import iRODSSession
 
+from cyverse_link.core.errors import ChecksumMismatch, DataStoreError, TransferFailed
 from cyverse_link.datastore.irods_errors import TRANSIENT, translate
 from cyverse_link.datastore.irods_ops import (
     ParallelFailed,
@@ -19,7 +20,6 @@ from cyverse_link.datastore.irods_ops import (
     _send_parallel,
     _stat,
 )
-from cyverse_link.errors import ChecksumMismatch, DataStoreError, TransferFailed
 
 log = logging.getLogger(__name__)
 

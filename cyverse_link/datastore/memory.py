@@ -19,8 +19,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
-from cyverse_link.datastore.base import AVU_PREFIX, avu_attribute, check_avu_value
-from cyverse_link.errors import (
+from cyverse_link.core.errors import (
     ChecksumMismatch,
     DataStoreError,
     NotFound,
@@ -28,7 +27,8 @@ from cyverse_link.errors import (
     ServiceUnavailable,
     TransferFailed,
 )
-from cyverse_link.models import RemoteObject
+from cyverse_link.core.models import RemoteObject
+from cyverse_link.datastore.base import AVU_PREFIX, avu_attribute, check_avu_value
 
 ANONYMOUS = "anonymous"
 

@@ -27,9 +27,9 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
-from cyverse_link.errors import AuthenticationFailed, PortalError, ServiceUnavailable
-from cyverse_link.ledger_media import MediaRecord, MediaRecords, written_equal
-from cyverse_link.models import Match, MatchStatus, MediaLink
+from cyverse_link.core.errors import AuthenticationFailed, PortalError, ServiceUnavailable
+from cyverse_link.core.models import Match, MatchStatus, MediaLink
+from cyverse_link.ledger.media import MediaRecord, MediaRecords, written_equal
 from cyverse_link.portal.api_client import SymbiotaApi
 from cyverse_link.portal.api_matching import UNMATCHED_NOTE, ApiMatcher
 from cyverse_link.portal.api_rows import (

@@ -33,8 +33,8 @@ from typing import Any
 
 import requests
 
-from cyverse_link.credentials import redactor
-from cyverse_link.errors import AuthenticationFailed, PortalError, ServiceUnavailable
+from cyverse_link.config.credentials import redactor
+from cyverse_link.core.errors import AuthenticationFailed, PortalError, ServiceUnavailable
 
 log = logging.getLogger(__name__)
 

@@ -26,8 +26,8 @@ from collections.abc import Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
-from cyverse_link.errors import ConfigError
-from cyverse_link.models import Match, MatchStatus
+from cyverse_link.core.errors import ConfigError
+from cyverse_link.core.models import Match, MatchStatus
 from cyverse_link.portal.api_client import MAX_OCCURRENCE_PAGE, SymbiotaApi
 from cyverse_link.portal.matching import (
     SOURCES,

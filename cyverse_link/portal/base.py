@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
 
-from cyverse_link.models import Match, MediaLink
+from cyverse_link.core.models import Match, MediaLink
 
 DEFAULT_SORT_OCCURRENCE = 5  # the media column's default in Symbiota
 

@@ -30,8 +30,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Protocol
 
-from cyverse_link.errors import PortalError
-from cyverse_link.models import Match, MatchStatus, MediaLink
+from cyverse_link.core.errors import PortalError
+from cyverse_link.core.models import Match, MatchStatus, MediaLink
 from cyverse_link.portal.api_matching import UNMATCHED_NOTE, ApiMatcher
 from cyverse_link.portal.base import SchemaInfo, WriteResult, sort_occurrence_value
 from cyverse_link.portal.csvformat import (

@@ -24,13 +24,13 @@ import sqlalchemy as sa
 from sqlalchemy import event
 from sqlalchemy.exc import ArgumentError, DBAPIError
 
-from cyverse_link.errors import (
+from cyverse_link.core.errors import (
     AuthenticationFailed,
     ConfigError,
     PortalError,
     ServiceUnavailable,
 )
-from cyverse_link.models import Match, MediaLink
+from cyverse_link.core.models import Match, MediaLink
 from cyverse_link.portal.base import SchemaInfo, WriteResult
 from cyverse_link.portal.grants import missing_privileges
 from cyverse_link.portal.matching import SOURCES, match_batch

@@ -18,19 +18,19 @@ from urllib.parse import urljoin, urlsplit
 
 import requests
 
-from cyverse_link import urls
-from cyverse_link.config import BisqueSettings
-from cyverse_link.errors import (
+from cyverse_link.config.settings import BisqueSettings
+from cyverse_link.core import urls
+from cyverse_link.core.errors import (
     AuthenticationFailed,
     ConfigError,
     PublishError,
     ServiceUnavailable,
 )
-from cyverse_link.models import MediaUrls
-from cyverse_link.naming import Rendition
+from cyverse_link.core.models import MediaUrls
+from cyverse_link.core.naming import Rendition
+from cyverse_link.core.urls import is_jpeg_name
 from cyverse_link.publish import bisque_xml as bx
 from cyverse_link.publish.bisque_xml import BisqueResource
-from cyverse_link.urls import is_jpeg_name
 
 log = logging.getLogger(__name__)
 

@@ -13,7 +13,7 @@ from urllib.parse import quote
 import pytest
 import sqlalchemy as sa
 
-from cyverse_link.config import IrodsSettings, Settings, parse_settings
+from cyverse_link.config.settings import IrodsSettings, Settings, parse_settings
 from cyverse_link.datastore.irods import IrodsStore
 from cyverse_link.portal.symbiota import SymbiotaDb
 from cyverse_link.sandbox.irods import SandboxIrods

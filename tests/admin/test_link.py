@@ -10,11 +10,11 @@ from typing import Any
 import pytest
 from admin_support import SHARED, Irods, Symbiota, dav, make_settings, md5
 
-from cyverse_link.errors import ConfigError, ServiceUnavailable
-from cyverse_link.ledger import Ledger
-from cyverse_link.link import ledger_key, run_link
+from cyverse_link.admin.link import ledger_key, run_link
+from cyverse_link.core.errors import ConfigError, ServiceUnavailable
+from cyverse_link.ledger.store import Ledger
 from cyverse_link.publish.davanon import DavAnonProvider
-from cyverse_link.report import load_report
+from cyverse_link.run.report import load_report
 from cyverse_link.sandbox.irods.catalog import Avu
 
 JPEG = b"\xff\xd8\xff\xe0" + b"jpeg original 1234" * 10

@@ -9,12 +9,12 @@ from typing import Any
 import pytest
 from admin_support import SHARED, Irods, Symbiota, dav, make_settings, md5
 
-from cyverse_link.ledger import Ledger
-from cyverse_link.models import MediaUrls
+from cyverse_link.admin.relink import clues_of, run_relink
+from cyverse_link.core.models import MediaUrls
+from cyverse_link.ledger.store import Ledger
 from cyverse_link.portal.rewrite import MediaRow
 from cyverse_link.publish.bisque import BisqueClient
-from cyverse_link.relink import clues_of, run_relink
-from cyverse_link.report import load_report
+from cyverse_link.run.report import load_report
 from cyverse_link.sandbox.bisque_server import BisqueSandbox
 
 BQ = "https://bisque.cyverse.org/image_service/image"

@@ -14,9 +14,9 @@ from api_support import RealDb, make_link
 from fault_proxy import FaultProxy
 from symbiota_real import RealPortal
 
-from cyverse_link.check import run_check
-from cyverse_link.config import parse_settings
-from cyverse_link.errors import AuthenticationFailed, ServiceUnavailable
+from cyverse_link.admin.check import run_check
+from cyverse_link.config.settings import parse_settings
+from cyverse_link.core.errors import AuthenticationFailed, ServiceUnavailable
 from cyverse_link.portal.api import SymbiotaApiPortal
 from cyverse_link.portal.api_client import SymbiotaApi, redact
 

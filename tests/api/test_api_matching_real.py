@@ -9,7 +9,7 @@ import pytest
 from api_support import RealDb
 from symbiota_real import RealPortal
 
-from cyverse_link.models import MatchStatus
+from cyverse_link.core.models import MatchStatus
 from cyverse_link.portal.api_client import SymbiotaApi
 from cyverse_link.portal.api_matching import ApiMatcher
 from cyverse_link.portal.symbiota import SymbiotaDb

@@ -12,7 +12,7 @@ import pytest
 from api_support import RealDb, make_link
 from symbiota_real import RealPortal
 
-from cyverse_link.models import MatchStatus
+from cyverse_link.core.models import MatchStatus
 from cyverse_link.portal.api import SymbiotaApiPortal
 from cyverse_link.portal.api_client import SymbiotaApi
 

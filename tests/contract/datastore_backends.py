@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from cyverse_link.config import IrodsSettings
+from cyverse_link.config.settings import IrodsSettings
 from cyverse_link.datastore.irods import IrodsStore
 from cyverse_link.datastore.memory import MemoryStore
 

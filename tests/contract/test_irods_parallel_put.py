@@ -13,9 +13,9 @@ from pathlib import Path
 import pytest
 from datastore_backends import PASSWORD, RETRIES, ROOT, USER, ZONE, md5_of
 
-from cyverse_link.config import IrodsSettings
+from cyverse_link.config.settings import IrodsSettings
+from cyverse_link.core.errors import ChecksumMismatch
 from cyverse_link.datastore.irods import IrodsStore
-from cyverse_link.errors import ChecksumMismatch
 from cyverse_link.sandbox.irods import SandboxIrods
 
 FD_INFO = 20000

@@ -11,12 +11,12 @@ from pathlib import Path
 
 import pytest
 
-from cyverse_link.config import load_settings
+from cyverse_link.config.settings import load_settings
+from cyverse_link.core.models import Counts
+from cyverse_link.core.naming import Rendition, derivative_path
 from cyverse_link.datastore.irods import IrodsStore
-from cyverse_link.models import Counts
-from cyverse_link.naming import Rendition, derivative_path
-from cyverse_link.pipeline import run_sync
 from cyverse_link.sandbox.irods import SandboxIrods
+from cyverse_link.sync.pipeline import run_sync
 
 from .test_sync_e2e import (
     LINKED,

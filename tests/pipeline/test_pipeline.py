@@ -12,16 +12,16 @@ from typing import Any
 import pytest
 from PIL import Image
 
-from cyverse_link import scan as scan_mod
-from cyverse_link.config import Settings, parse_settings
-from cyverse_link.errors import LockHeld, PermissionDenied, ServiceUnavailable, TransferFailed
-from cyverse_link.events import Event, EventKind
-from cyverse_link.ledger import Ledger, RunLock
-from cyverse_link.models import Stage, Status
-from cyverse_link.pipeline import lock_path, run_sync
+from cyverse_link.config.settings import Settings, parse_settings
+from cyverse_link.core.errors import LockHeld, PermissionDenied, ServiceUnavailable, TransferFailed
+from cyverse_link.core.events import Event, EventKind
+from cyverse_link.core.models import Stage, Status
+from cyverse_link.dropfolder import scan as scan_mod
+from cyverse_link.ledger.store import Ledger, RunLock
 from cyverse_link.publish.davanon import DavAnonProvider
-from cyverse_link.report import RunReport, load_report
-from cyverse_link.transfer import RetryPolicy
+from cyverse_link.run.report import RunReport, load_report
+from cyverse_link.sync.pipeline import lock_path, run_sync
+from cyverse_link.sync.transfer import RetryPolicy
 
 from .fakes import FakePortal, Killed, KillingStore
 

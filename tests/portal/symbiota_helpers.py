@@ -7,7 +7,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from cyverse_link.models import MediaLink, MediaUrls
+from cyverse_link.core.models import MediaLink, MediaUrls
 from cyverse_link.portal.symbiota import SymbiotaDb
 from cyverse_link.sandbox.symbiota_schema import (
     Flavour,

@@ -16,7 +16,7 @@ from hypothesis import strategies as st
 from php_csv import php_available, read_with_php
 from symbiota_helpers import link
 
-from cyverse_link.models import Match, MatchStatus
+from cyverse_link.core.models import Match, MatchStatus
 from cyverse_link.portal.csvfile import COLUMNS, CsvPortal, csv_row, import_line
 from cyverse_link.portal.csvformat import (
     FORMULA_START,

@@ -10,7 +10,7 @@ from pathlib import Path
 from php_csv import read_with_php
 from symbiota_helpers import link
 
-from cyverse_link.models import Match, MatchStatus, MediaUrls, Written
+from cyverse_link.core.models import Match, MatchStatus, MediaUrls, Written
 from cyverse_link.portal.csvfile import COLUMNS, SUPERSEDED_COLUMNS, CsvPortal
 
 

@@ -12,8 +12,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from symbiota_helpers import Portal, link
 
-from cyverse_link.config import IdentifierSettings
-from cyverse_link.identifiers import IdentifierParser, normalize_catalog
+from cyverse_link.config.settings import IdentifierSettings
+from cyverse_link.core.identifiers import IdentifierParser, normalize_catalog
 from cyverse_link.portal.symbiota import SymbiotaDb
 from cyverse_link.sandbox.symbiota_schema import add_collection, create_symbiota_schema
 

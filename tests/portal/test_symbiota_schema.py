@@ -8,7 +8,7 @@ import pytest
 import sqlalchemy as sa
 from symbiota_helpers import Portal, link
 
-from cyverse_link.errors import AuthenticationFailed, PortalError, ServiceUnavailable
+from cyverse_link.core.errors import AuthenticationFailed, PortalError, ServiceUnavailable
 from cyverse_link.portal.base import SchemaInfo
 from cyverse_link.portal.schema import parse_version
 from cyverse_link.portal.symbiota import SymbiotaDb

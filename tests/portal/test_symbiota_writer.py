@@ -8,9 +8,9 @@ from dataclasses import replace
 import sqlalchemy as sa
 from symbiota_helpers import COLLID, OTHER_COLLID, Portal, link
 
-from cyverse_link.config import IdentifierSettings
-from cyverse_link.identifiers import IdentifierParser
-from cyverse_link.models import Match, MatchStatus, MediaLink, Written
+from cyverse_link.config.settings import IdentifierSettings
+from cyverse_link.core.identifiers import IdentifierParser
+from cyverse_link.core.models import Match, MatchStatus, MediaLink, Written
 from cyverse_link.portal.symbiota import SymbiotaDb
 
 

@@ -12,9 +12,9 @@ from typing import Any
 import pytest
 from reliability_rig import IRODS_PASSWORD, Rig, assert_consistent, make_rig, upload_done
 
+from cyverse_link.core.errors import ServiceUnavailable
+from cyverse_link.core.models import Stage, Status
 from cyverse_link.datastore.irods import IrodsStore
-from cyverse_link.errors import ServiceUnavailable
-from cyverse_link.models import Stage, Status
 
 WRITE = 676  # the API a put's data travels in
 

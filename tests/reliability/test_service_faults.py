@@ -14,7 +14,7 @@ import pytest
 import sqlalchemy as sa
 from reliability_rig import Rig, assert_consistent, make_rig, upload_done
 
-from cyverse_link.errors import ServiceUnavailable
+from cyverse_link.core.errors import ServiceUnavailable
 from cyverse_link.portal.symbiota import SymbiotaDb
 from cyverse_link.sandbox.bisque_server import BisqueSandbox
 

@@ -53,7 +53,7 @@ def test_only_the_cli_imports_click_or_rich() -> None:
 
 
 def test_adapters_never_import_the_pipeline_or_cli() -> None:
-    upper = ("cyverse_link.pipeline", "cyverse_link.cli", "cyverse_link.wiring")
+    upper = ("cyverse_link.sync.pipeline", "cyverse_link.cli", "cyverse_link.run.wiring")
     offenders = [
         f"{path.relative_to(PACKAGE)}: {module}"
         for path in module_files()

@@ -11,13 +11,13 @@ import pytest
 import sqlalchemy as sa
 from imaging import image_bytes, write
 
-from cyverse_link import plan as plan_mod
-from cyverse_link.config import IdentifierSettings, ReplaceRule, Settings, parse_settings
-from cyverse_link.identifiers import IdentifierParser
-from cyverse_link.ledger import Ledger
-from cyverse_link.models import Stage, Status
-from cyverse_link.plan import iter_plan, run_plan
-from cyverse_link.report import load_report
+from cyverse_link.config.settings import IdentifierSettings, ReplaceRule, Settings, parse_settings
+from cyverse_link.core.identifiers import IdentifierParser
+from cyverse_link.core.models import Stage, Status
+from cyverse_link.ledger.store import Ledger
+from cyverse_link.run.report import load_report
+from cyverse_link.sync import plan as plan_mod
+from cyverse_link.sync.plan import iter_plan, run_plan
 
 PATTERN = r"(?P<catalog>ASU\d{7})(?:[_-](?P<suffix>\w+))?"
 

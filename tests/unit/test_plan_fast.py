@@ -15,14 +15,14 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from imaging import image_bytes, make_mixed_folder, write
 
-from cyverse_link import plan as plan_mod
-from cyverse_link.config import IdentifierSettings, ReplaceRule, Settings, parse_settings
-from cyverse_link.identifiers import IdentifierParser, split_copy_marker, stem_of
-from cyverse_link.ledger import Ledger, _encode
-from cyverse_link.models import Counts, MediaUrls, Problem, Stage, Status
-from cyverse_link.plan import PlanEvent, iter_plan, run_plan
-from cyverse_link.report import ReportEntry, ReportWriter, load_report
-from cyverse_link.scan import _Filter
+from cyverse_link.config.settings import IdentifierSettings, ReplaceRule, Settings, parse_settings
+from cyverse_link.core.identifiers import IdentifierParser, split_copy_marker, stem_of
+from cyverse_link.core.models import Counts, MediaUrls, Problem, Stage, Status
+from cyverse_link.dropfolder.scan import _Filter
+from cyverse_link.ledger.store import Ledger, _encode
+from cyverse_link.run.report import ReportEntry, ReportWriter, load_report
+from cyverse_link.sync import plan as plan_mod
+from cyverse_link.sync.plan import PlanEvent, iter_plan, run_plan
 
 PATTERN = r"(?P<catalog>ASU\d{7})(?:[_-](?P<suffix>\w+))?"
 HOSTILE = [

@@ -6,9 +6,9 @@ from contextlib import ExitStack
 
 import requests
 
-from cyverse_link import wiring
 from cyverse_link.publish.bisque import BisqueClient, BisqueProvider
 from cyverse_link.publish.davanon import DavAnonProvider
+from cyverse_link.run import wiring
 
 
 class CountingSession(requests.Session):

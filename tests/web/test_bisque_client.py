@@ -10,11 +10,11 @@ import pytest
 import requests
 from web_support import SANDBOX_PASSWORD, WRONG_PASSWORD, BisqueTarget
 
-from cyverse_link.errors import AuthenticationFailed, PublishError, ServiceUnavailable
+from cyverse_link.admin.verify import UrlProblem, UrlToCheck, check_urls
+from cyverse_link.core.errors import AuthenticationFailed, PublishError, ServiceUnavailable
+from cyverse_link.core.urls import bisque_irods_value, irods_value_forms
 from cyverse_link.publish.bisque import BisqueClient, BisqueProvider
 from cyverse_link.sandbox.bisque_server import BisqueSandbox
-from cyverse_link.urls import bisque_irods_value, irods_value_forms
-from cyverse_link.verify import UrlProblem, UrlToCheck, check_urls
 
 IRODS_HOST = "data.iplantcollaborative.org"
 
@@ -228,8 +228,8 @@ def test_html_answer_is_an_auth_failure() -> None:
 
 
 def test_check_bisque_reports_the_login_state() -> None:
-    from cyverse_link.config import BisqueSettings
-    from cyverse_link.errors import ConfigError
+    from cyverse_link.config.settings import BisqueSettings
+    from cyverse_link.core.errors import ConfigError
     from cyverse_link.publish.bisque import check_bisque
 
     with BisqueSandbox({"alice": SANDBOX_PASSWORD}) as sb:

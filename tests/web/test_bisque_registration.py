@@ -10,10 +10,10 @@ from collections.abc import Iterator
 import pytest
 from PIL import Image
 
+from cyverse_link.core.urls import bisque_irods_value, irods_value_forms
 from cyverse_link.publish.bisque import BisqueClient, BisqueProvider
 from cyverse_link.publish.bisque_xml import query_pattern
 from cyverse_link.sandbox.bisque_server import BisqueSandbox
-from cyverse_link.urls import bisque_irods_value, irods_value_forms
 
 IRODS_HOST = "data.iplantcollaborative.org"
 USERS = {"alice": "alice-reg-pw", "bob": "bob-reg-pw"}
@@ -126,7 +126,7 @@ def test_large_rendition_never_upscales(sb: BisqueSandbox) -> None:
 
 
 def test_a_value_without_a_usable_last_segment_is_a_clear_error(sb: BisqueSandbox) -> None:
-    from cyverse_link.errors import PublishError
+    from cyverse_link.core.errors import PublishError
 
     with pytest.raises(PublishError, match="cannot register"):
         client(sb).register(f"irods://{IRODS_HOST}{FOLDER}raw#name.jpg", "raw#name.jpg")

@@ -1,0 +1,443 @@
+"""``link IRODS_COLLECTION``: link images already in CyVerse to specimens (SPEC §2).
+
+One paged listing of the collection (``DataStore.list``), then everything from memory:
+originals are identified from their names, derivatives (``_derivatives/…``) attach to their
+original, URLs come from the configured provider and the links go through the same
+``mapping.Mapper`` (batched match + idempotent writer on ``sourceIdentifier``) and ledger as
+``sync``. Ledger rows are keyed ``irods:<path>`` so they never collide with drop-folder files.
+
+Per object only two things can cost a round trip: an object without a catalog checksum (the
+server computes one, ``DataStore.checksum``) and, with the BisQue provider, its registration.
+``--publish`` makes the whole tree public with one recursive ACL (plus ``inherit``), not one
+call per object. ``dry_run`` writes nothing anywhere (not even the ledger or a checksum): it
+lists, identifies and matches, and reports what would be linked, unmatched or ambiguous.
+"""
+
+from __future__ import annotations
+
+import copy
+import posixpath
+from collections.abc import Callable, Mapping
+from contextlib import ExitStack
+from pathlib import Path
+from typing import Any, Protocol
+
+from cyverse_link.admin.collection_index import CollectionIndex
+from cyverse_link.config.settings import Settings
+from cyverse_link.core.errors import ConfigError, CyverseLinkError
+from cyverse_link.core.events import Event, EventHandler, EventKind, ignore
+from cyverse_link.core.identifiers import IdentifierParser, load_mapping_csv, parse_identifier
+from cyverse_link.core.models import (
+    Counts,
+    Match,
+    MatchStatus,
+    MediaUrls,
+    RemoteObject,
+    Stage,
+    Status,
+)
+from cyverse_link.datastore.base import DataStore, avu_attribute
+from cyverse_link.dropfolder.sniff import HEAD_BYTES, remote_problem
+from cyverse_link.ledger.store import FileRecord, Ledger, RunLock
+from cyverse_link.portal.base import Portal
+from cyverse_link.portal.csvfile import CsvPortal
+from cyverse_link.publish.base import UrlProvider
+from cyverse_link.publish.davanon import DavAnonProvider
+from cyverse_link.run import wiring
+from cyverse_link.run.report import ReportEntry, ReportWriter, RunReport, finish_failed
+from cyverse_link.sync.mapping import Mapped, Mapper, source_identifier
+from cyverse_link.sync.pipeline import lock_path
+from cyverse_link.sync.transfer import Job
+
+__all__ = ["LEDGER_PREFIX", "LinkStore", "ledger_key", "run_link"]
+
+LEDGER_PREFIX = "irods:"
+
+
+class LinkStore(DataStore, Protocol):
+    """A data store that can also make things public (``IrodsStore``, ``MemoryStore``)."""
+
+    def make_tree_public(self, collection: str) -> None: ...
+
+    def collection_exists(self, path: str) -> bool: ...
+
+    def is_public(self, remote: str) -> bool: ...
+
+
+def ledger_key(irods_path: str) -> str:
+    """The ledger row of an iRODS object linked in place (drop-folder rows are relative)."""
+    return LEDGER_PREFIX + irods_path
+
+
+def check_collection(settings: Settings, collection: str) -> str:
+    """The normalised absolute path; ``ConfigError`` (exit 2) for a relative or foreign one."""
+    zone = settings.irods.zone
+    path = posixpath.normpath(collection.strip()) if collection.strip() else ""
+    if not path.startswith(f"/{zone}/"):
+        raise ConfigError(
+            f"IRODS_COLLECTION must be an absolute path in zone {zone!r}, like "
+            f"/{zone}/home/shared/<folder>/…; got {collection!r}"
+        )
+    return path
+
+
+def run_link(
+    settings: Settings,
+    collection: str,
+    *,
+    publish: bool = False,
+    dry_run: bool = False,
+    on_event: EventHandler | None = None,
+    store: LinkStore | None = None,
+    portal: Portal | None = None,
+    provider: UrlProvider | None = None,
+) -> RunReport:
+    """Link every image under ``collection`` to its specimen; returns the run's report.
+
+    Adapters not given are built from ``settings`` (and closed again). Raises
+    ``ConfigError`` (bad collection), ``ServiceUnavailable`` (iRODS or the portal away),
+    ``LedgerError``; a problem with one object is recorded, counted and reported instead.
+    """
+    path = check_collection(settings, collection)
+    if dry_run:
+        return _link(settings, path, publish, True, on_event, store, portal, provider)
+    with RunLock(lock_path(settings)):  # one run per config, whatever the command
+        return _link(settings, path, publish, False, on_event, store, portal, provider)
+
+
+def _link(
+    settings: Settings,
+    path: str,
+    publish: bool,
+    dry_run: bool,
+    on_event: EventHandler | None,
+    store: LinkStore | None,
+    portal: Portal | None,
+    provider: UrlProvider | None,
+) -> RunReport:
+    with ExitStack() as opened:  # what this run built, it closes (last opened first)
+        # Adapters first: a missing password is a config error before any state is made.
+        if store is None:
+            store = wiring.closing(opened, wiring.build_store(settings))
+        if portal is None:
+            portal = wiring.closing(opened, wiring.build_portal(settings))
+        if provider is None:
+            provider = wiring.closing(opened, wiring.build_provider(settings))
+        ledger = (
+            Ledger.open_existing(settings.state.db_url)
+            if dry_run
+            else Ledger(settings.state.db_url)
+        )
+        if ledger is not None:
+            opened.callback(ledger.close)
+        run = _LinkRun(settings, store, portal, provider, ledger, on_event or ignore, dry_run)
+        return run.execute(path, publish=publish)
+
+
+class _LinkRun:
+    def __init__(
+        self,
+        settings: Settings,
+        store: LinkStore,
+        portal: Portal,
+        provider: UrlProvider,
+        ledger: Ledger | None,
+        emit: EventHandler,
+        dry_run: bool,
+    ) -> None:
+        self.settings = settings
+        self.store = store
+        self.portal = portal
+        self.provider = provider
+        self.ledger = ledger
+        self.emit = emit
+        self.dry_run = dry_run
+        self.counts = Counts()
+        for name in ("derivatives", "ignored", "unidentified", "checksummed", "superseded", "bad"):
+            self.counts.extra[name] = 0
+        if dry_run:
+            self.counts.extra["would_link"] = 0
+        ident = settings.identifiers
+        self.mapping = load_mapping_csv(ident.mapping_csv) if ident.mapping_csv else None
+        self.writer: ReportWriter | None = None
+        self.ours: dict[str, str] = {}  # object → source MD5, for what sync uploaded
+        self.pending: list[tuple[Job, ReportEntry]] = []  # dry run: waiting for a match batch
+        self.buffer: list[tuple[str, Stage, Status, dict[str, Any]]] = []  # ledger, per batch
+        self.mapper: Mapper | None = None
+        if not dry_run:
+            assert ledger is not None
+            self.mapper = Mapper(
+                portal, settings.symbiota, self._record, self._fail, emit, self._mapped
+            )
+
+    # -- the run ------------------------------------------------------------------------------
+
+    def execute(self, collection: str, *, publish: bool) -> RunReport:
+        if not self.store.collection_exists(collection):  # an empty listing would say "0 images"
+            zone = self.settings.irods.zone
+            raise ConfigError(
+                f"IRODS_COLLECTION {collection} does not exist in zone {zone!r} (or you may not "
+                f"see it); check the path, e.g. with `ils {posixpath.dirname(collection)}`"
+            )
+        report_dir = self.settings.state.report_dir
+        run_id = self.ledger.start_run("link") if self.ledger and not self.dry_run else None
+        with ReportWriter(report_dir, "link", dry_run=self.dry_run) as writer:
+            self.writer = writer
+            try:
+                self._run(collection, publish=publish)
+            except CyverseLinkError as exc:  # a service went away (exit 3): say so
+                finish_failed(writer, self.counts, exc, self._run_row(run_id))
+                raise
+            report = writer.finish(self.counts)
+        if run_id is not None and self.ledger is not None:
+            # The catalog numbers recorded, checked against the rules (for ``plan``).
+            parser = IdentifierParser(self.settings.identifiers, self.mapping)
+            self.ledger.confirm_catalogs(parser.fingerprint, parser)
+            self.ledger.finish_run(run_id, self.counts, report.path)
+        return report
+
+    def _run(self, collection: str, *, publish: bool) -> None:
+        version = self.store.server_version()
+        self.emit(Event(EventKind.INFO, message=f"iRODS server {version}"))
+        index = CollectionIndex(self.settings.source.include).add(self.store.list(collection))
+        self.counts.extra["derivatives"] = index.derivative_count
+        self.counts.extra["ignored"] = len(index.ignored)
+        self.emit(Event(EventKind.INFO, message=(
+            f"{collection}: {len(index.originals)} images, {index.derivative_count} "
+            f"derivatives, {len(index.ignored)} other objects"
+        )))  # fmt: skip
+        self._publish(collection, publish, bool(index.originals))
+        self._read_ours(collection)
+        batch = self.settings.symbiota.batch_size
+        for i in range(0, len(index.originals), batch):
+            chunk = index.originals[i : i + batch]
+            known = self._records([ledger_key(o.path) for o in chunk])
+            for obj in chunk:
+                self._one(obj, index, known.get(ledger_key(obj.path)), publish)
+            if self.dry_run:
+                self._match_pending()
+            self._commit()
+        if self.mapper is not None:
+            self.mapper.flush()
+            if isinstance(self.portal, CsvPortal):
+                for line in self.portal.output_lines():
+                    self.emit(Event(EventKind.INFO, message=line))
+        self._match_pending()
+        self._commit()
+        self.emit(Event(EventKind.FINISHED, counts=copy.deepcopy(self.counts)))
+
+    def _run_row(self, run_id: int | None) -> Callable[[Path | None, str], None] | None:
+        ledger = self.ledger
+        if run_id is None or ledger is None:
+            return None
+        return lambda path, reason: ledger.finish_run(run_id, self.counts, path, error=reason)
+
+    def _records(self, keys: list[str]) -> dict[str, FileRecord]:
+        return self.ledger.get_many(keys) if self.ledger is not None else {}
+
+    def _publish(self, collection: str, publish: bool, any_images: bool) -> None:
+        if not any_images:
+            return
+        if publish and not self.dry_run:
+            self.store.make_tree_public(collection)
+            self.emit(Event(EventKind.INFO, message=f"{collection}: anonymous read, inherited"))
+        elif not publish and not self.store.is_public(collection):
+            self.emit(Event(EventKind.INFO, message=(
+                f"{collection} is not public: its dav-anon URLs will not load until anonymous "
+                "may read it; run `cyverse-link link --publish` (or set the ACL yourself)"
+            )))  # fmt: skip
+
+    def _one(
+        self, obj: RemoteObject, index: CollectionIndex, rec: FileRecord | None, publish: bool
+    ) -> None:
+        c = self.counts
+        key = ledger_key(obj.path)
+        c.discovered += 1
+        self.emit(Event(EventKind.DISCOVERED, key))
+        newer = index.superseded_by(obj.path)
+        if newer is not None:  # sync moved this file's row to newer content: never back
+            c.extra["superseded"] += 1
+            why = (f"superseded: sync replaced this content by {newer} and moved its Symbiota "
+                   "row there; the older object is kept but not linked")  # fmt: skip
+            self._add(ReportEntry(key, Stage.IDENTIFIED, Status.SKIPPED, action="superseded",
+                                  irods_path=obj.path, error=why))  # fmt: skip
+            return
+        ident = parse_identifier(posixpath.basename(obj.path), self.settings.identifiers,
+                                 self.mapping)  # fmt: skip
+        if ident is None:
+            c.extra["unidentified"] += 1
+            why = (f"no catalog number in the name (identifiers.pattern "
+                   f"{self.settings.identifiers.pattern!r} does not match)")  # fmt: skip
+            self._add(ReportEntry(key, Stage.IDENTIFIED, Status.SKIPPED, action="unidentified",
+                                  irods_path=obj.path, error=why))  # fmt: skip
+            return
+        if (
+            rec is not None
+            and rec.complete
+            and rec.size == obj.size
+            and (rec.md5 == obj.checksum or (obj.checksum is None and rec.md5 is not None))
+        ):
+            c.unchanged += 1
+            self.emit(Event(EventKind.UNCHANGED, key))
+            self._add(ReportEntry(key, Stage.MAPPED, Status.DONE, action="unchanged",
+                                  catalog=rec.catalog, suffix=rec.suffix, irods_path=obj.path,
+                                  urls=rec.urls, occid=rec.occid))  # fmt: skip
+            return
+        md5 = obj.checksum
+        try:
+            bad = self._content_problem(obj)
+            if bad is not None:
+                c.failed += 1
+                c.extra["bad"] += 1
+                self.emit(Event(EventKind.FAILED, key, Stage.IDENTIFIED, message=bad))
+                self._add(ReportEntry(key, Stage.IDENTIFIED, Status.SKIPPED, action="bad",
+                                      catalog=ident.catalog, irods_path=obj.path, detail=bad,
+                                      error=bad))  # fmt: skip
+                return
+            if md5 is None and not self.dry_run:
+                md5 = self.store.checksum(obj.path)  # the server computes and registers it
+                c.extra["checksummed"] += 1
+            derivatives = index.derivatives_for(obj.path, md5)
+            md5s = {p: o.checksum for p in derivatives.values()
+                    if (o := index.get(p)) is not None and o.checksum}  # fmt: skip
+            if md5:
+                md5s[obj.path] = md5
+            urls = self._urls(obj.path, derivatives, md5s)
+        except CyverseLinkError as exc:
+            self._failed(key, obj.path, ident.catalog, Stage.REGISTERED, str(exc))
+            return
+        job = Job(key, Path(obj.path), obj.size, 0, md5 or "", ident.catalog, ident.suffix,
+                  obj.path, resume_at=Stage.REGISTERED, derivatives=derivatives,
+                  urls=urls)  # fmt: skip
+        if self.dry_run:
+            entry = ReportEntry(key, Stage.IDENTIFIED, Status.PENDING, action="link",
+                                catalog=ident.catalog, suffix=ident.suffix, irods_path=obj.path,
+                                urls=urls)  # fmt: skip
+            self.pending.append((job, entry))
+            return
+        assert self.mapper is not None and urls is not None
+        self._record(key, Stage.REGISTERED, Status.DONE, size=obj.size, md5=md5,
+                     catalog=ident.catalog, suffix=ident.suffix, irods_path=obj.path,
+                     urls=urls, occid=None)  # fmt: skip
+        c.registered += 1
+        c.published += int(publish)
+        self.mapper.add(job)
+
+    def _read_ours(self, collection: str) -> None:
+        """What ``sync`` uploaded (AVU ``cyverse_link.source_md5`` = the object's MD5): its
+        content was sniffed before the upload, so it is not read again (one paged GenQuery
+        instead of three requests per object)."""
+        list_avu = getattr(self.store, "list_avu", None)
+        if list_avu is not None:
+            self.ours = dict(list_avu(collection, avu_attribute("source_md5")))
+
+    def _content_problem(self, obj: RemoteObject) -> str | None:
+        """Why ``obj`` must not become a media row (its first bytes read and sniffed like a
+        drop-folder file's), or None. ``sync`` refuses the same content before uploading."""
+        if obj.size and obj.checksum and self.ours.get(obj.path) == obj.checksum:
+            return None
+        head = self.store.read_head(obj.path, HEAD_BYTES) if obj.size else b""
+        return remote_problem(obj.size, head)
+
+    def _urls(
+        self, path: str, derivatives: Mapping[Any, str], md5s: Mapping[str, str]
+    ) -> MediaUrls | None:
+        # A dry run never registers anything: only dav-anon URLs (pure strings) are shown.
+        if self.dry_run and not isinstance(self.provider, DavAnonProvider):
+            return None
+        return self.provider.urls_for(path, derivatives, md5s=md5s)
+
+    # -- results ------------------------------------------------------------------------------
+
+    def _record(self, key: str, stage: Stage, status: Status, **fields: Any) -> None:
+        # Buffered and committed per batch (``_commit``): a commit per object would dominate
+        # a run over tens of thousands of objects. Losing a buffer to a kill costs nothing:
+        # the writer is idempotent on sourceIdentifier, so the re-run finds the rows unchanged.
+        self.buffer.append((key, stage, status, fields))
+        if status is Status.DONE and stage < Stage.MAPPED:
+            self.emit(Event(EventKind.STAGE_DONE, key, stage))
+
+    def _commit(self) -> None:
+        if self.buffer and self.ledger is not None:
+            buffer, self.buffer = self.buffer, []
+            self.ledger.advance_many(buffer)
+
+    def _fail(self, key: str, stage: Stage, why: str) -> None:
+        self._commit()  # keep the order of this object's transitions
+        assert self.ledger is not None
+        self.ledger.fail(key, stage, why)
+
+    def _failed(self, key: str, path: str, catalog: str | None, stage: Stage, why: str) -> None:
+        self.counts.failed += 1
+        if self.ledger is not None and not self.dry_run:
+            self._commit()
+            self.ledger.fail(key, stage, why, irods_path=path, catalog=catalog)
+        self.emit(Event(EventKind.FAILED, key, stage, message=why))
+        self._add(ReportEntry(key, stage, Status.FAILED, action="link", catalog=catalog,
+                              irods_path=path, error=why))  # fmt: skip
+
+    def _mapped(self, m: Mapped) -> None:
+        c, job = self.counts, m.job
+        if m.linked and m.status is MatchStatus.NOT_CHECKED:  # CSV without read access
+            c.extra["not_checked"] = c.extra.get("not_checked", 0) + 1
+            status, stage = Status.DONE, Stage.MAPPED
+        elif m.linked:
+            c.mapped += 1
+            status, stage = Status.DONE, Stage.MAPPED
+        elif m.status is MatchStatus.AMBIGUOUS:
+            c.ambiguous += 1
+            status, stage = Status.SKIPPED, Stage.MAPPED
+        elif m.status is MatchStatus.UNMATCHED:
+            c.unmatched += 1
+            status, stage = Status.SKIPPED, Stage.MAPPED
+        else:
+            c.failed += 1
+            status, stage = Status.FAILED, Stage.MAPPED
+        if status is Status.SKIPPED and m.status and isinstance(self.portal, CsvPortal):
+            sid = source_identifier(job.remote)  # csv mode: the unmatched CSV lists it
+            self.portal.record_unmapped(
+                job.rel_path, job.catalog, m.status, m.occids, sid, m.error or ""
+            )
+        self._add(ReportEntry(job.rel_path, stage, status, action="link", catalog=job.catalog,
+                              suffix=job.suffix, irods_path=job.remote, urls=job.urls,
+                              occid=m.occid or None,
+                              match=m.status.value if m.status else None,
+                              error=m.error))  # fmt: skip
+
+    def _match_pending(self) -> None:
+        """Dry run: one batched match for the waiting entries, then report them."""
+        pending, self.pending = self.pending, []
+        if not pending:
+            return
+        matches = self.portal.match(sorted({job.catalog for job, _ in pending}))
+        for job, entry in pending:
+            match = matches.get(job.catalog) or Match(job.catalog, MatchStatus.UNMATCHED)
+            self._count_match(match)
+            self._add(_with_match(entry, match))
+
+    def _count_match(self, match: Match) -> None:
+        if match.status is MatchStatus.MATCHED:
+            self.counts.extra["would_link"] += 1
+        elif match.status is MatchStatus.NOT_CHECKED:  # CSV without read access
+            self.counts.extra["not_checked"] = self.counts.extra.get("not_checked", 0) + 1
+        elif match.status is MatchStatus.AMBIGUOUS:
+            self.counts.ambiguous += 1
+        elif self.settings.symbiota.create_skeletal:
+            self.counts.extra["would_link"] += 1
+        else:
+            self.counts.unmatched += 1
+
+    def _add(self, entry: ReportEntry) -> None:
+        assert self.writer is not None
+        self.writer.add(entry)
+
+
+def _with_match(entry: ReportEntry, match: Match) -> ReportEntry:
+    from dataclasses import replace
+
+    error = None
+    if match.status is MatchStatus.AMBIGUOUS:
+        error = f"ambiguous: matches occurrences {', '.join(map(str, match.occids))}"
+    elif match.status is MatchStatus.UNMATCHED:
+        error = f"unmatched: no occurrence with catalog number {entry.catalog}"
+    return replace(entry, occid=match.occid, match=match.status.value, error=error)

@@ -17,8 +17,7 @@ from __future__ import annotations
 
 import copy
 import posixpath
-from collections.abc import Callable, Mapping
-from contextlib import ExitStack
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -26,9 +25,7 @@ from cyverse_link.admin.collection_index import CollectionIndex
 from cyverse_link.config.settings import Settings
 from cyverse_link.core.errors import ConfigError, CyverseLinkError
 from cyverse_link.core.events import Event, EventHandler, EventKind, ignore
-from cyverse_link.core.identifiers import IdentifierParser, load_mapping_csv, parse_identifier
 from cyverse_link.core.models import (
-    Counts,
     Match,
     MatchStatus,
     MediaUrls,
@@ -38,15 +35,15 @@ from cyverse_link.core.models import (
 )
 from cyverse_link.datastore.base import DataStore, avu_attribute
 from cyverse_link.dropfolder.sniff import HEAD_BYTES, remote_problem
-from cyverse_link.ledger.store import FileRecord, Ledger, RunLock
+from cyverse_link.ledger.journal import Journal
+from cyverse_link.ledger.store import FileRecord
 from cyverse_link.portal.base import Portal
 from cyverse_link.portal.csvfile import CsvPortal
 from cyverse_link.publish.base import UrlProvider
 from cyverse_link.publish.davanon import DavAnonProvider
-from cyverse_link.run import wiring
-from cyverse_link.run.report import ReportEntry, ReportWriter, RunReport, finish_failed
+from cyverse_link.run.context import Adapters, LedgerUse, RunContext, open_run
+from cyverse_link.run.report import ReportEntry, ReportWriter, RunReport
 from cyverse_link.sync.mapping import Mapped, Mapper, source_identifier
-from cyverse_link.sync.pipeline import lock_path
 from cyverse_link.sync.transfer import Job
 
 __all__ = ["LEDGER_PREFIX", "LinkStore", "ledger_key", "run_link"]
@@ -99,107 +96,74 @@ def run_link(
     ``LedgerError``; a problem with one object is recorded, counted and reported instead.
     """
     path = check_collection(settings, collection)
-    if dry_run:
-        return _link(settings, path, publish, True, on_event, store, portal, provider)
-    with RunLock(lock_path(settings)):  # one run per config, whatever the command
-        return _link(settings, path, publish, False, on_event, store, portal, provider)
-
-
-def _link(
-    settings: Settings,
-    path: str,
-    publish: bool,
-    dry_run: bool,
-    on_event: EventHandler | None,
-    store: LinkStore | None,
-    portal: Portal | None,
-    provider: UrlProvider | None,
-) -> RunReport:
-    with ExitStack() as opened:  # what this run built, it closes (last opened first)
-        # Adapters first: a missing password is a config error before any state is made.
-        if store is None:
-            store = wiring.closing(opened, wiring.build_store(settings))
-        if portal is None:
-            portal = wiring.closing(opened, wiring.build_portal(settings))
-        if provider is None:
-            provider = wiring.closing(opened, wiring.build_provider(settings))
-        ledger = (
-            Ledger.open_existing(settings.state.db_url)
-            if dry_run
-            else Ledger(settings.state.db_url)
-        )
-        if ledger is not None:
-            opened.callback(ledger.close)
-        run = _LinkRun(settings, store, portal, provider, ledger, on_event or ignore, dry_run)
+    given = Adapters(store=store, portal=portal, provider=provider)
+    with open_run(
+        settings,
+        given=given,
+        build=("store", "portal", "provider"),
+        ledger=LedgerUse.EXISTING if dry_run else LedgerUse.CREATE,
+        lock=not dry_run,  # one run per config, whatever the command
+    ) as ctx:
+        run = _LinkRun(ctx, on_event=on_event or ignore, dry_run=dry_run)
         return run.execute(path, publish=publish)
 
 
 class _LinkRun:
-    def __init__(
-        self,
-        settings: Settings,
-        store: LinkStore,
-        portal: Portal,
-        provider: UrlProvider,
-        ledger: Ledger | None,
-        emit: EventHandler,
-        dry_run: bool,
-    ) -> None:
-        self.settings = settings
-        self.store = store
-        self.portal = portal
-        self.provider = provider
-        self.ledger = ledger
-        self.emit = emit
+    def __init__(self, ctx: RunContext, *, on_event: EventHandler, dry_run: bool) -> None:
+        s = ctx.settings
+        self.ctx = ctx
+        self.store: LinkStore = ctx.store
+        self.portal = ctx.portal
+        self.provider = ctx.provider
+        self.ledger = ctx.ledger
+        self.emit = on_event
         self.dry_run = dry_run
-        self.counts = Counts()
+        self.zone = s.irods.zone
+        self.include = s.source.include
+        self.batch_size = s.symbiota.batch_size
+        self.create_skeletal = s.symbiota.create_skeletal
+        self.parse = ctx.parser.parse
+        self.counts = ctx.counts
         for name in ("derivatives", "ignored", "unidentified", "checksummed", "superseded", "bad"):
             self.counts.extra[name] = 0
         if dry_run:
             self.counts.extra["would_link"] = 0
-        ident = settings.identifiers
-        self.mapping = load_mapping_csv(ident.mapping_csv) if ident.mapping_csv else None
         self.writer: ReportWriter | None = None
         self.ours: dict[str, str] = {}  # object → source MD5, for what sync uploaded
         self.pending: list[tuple[Job, ReportEntry]] = []  # dry run: waiting for a match batch
-        self.buffer: list[tuple[str, Stage, Status, dict[str, Any]]] = []  # ledger, per batch
+        # Buffered, committed per batch (see Journal): a dry run writes nothing.
+        self.journal: Journal | None = None
         self.mapper: Mapper | None = None
         if not dry_run:
-            assert ledger is not None
+            assert self.ledger is not None
+            self.journal = Journal(self.ledger, on_event=on_event, buffered=True)
             self.mapper = Mapper(
-                portal, settings.symbiota, self._record, self._fail, emit, self._mapped
+                self.portal,
+                self.journal,
+                batch_size=self.batch_size,
+                create_skeletal=self.create_skeletal,
+                on_event=on_event,
             )
 
     # -- the run ------------------------------------------------------------------------------
 
     def execute(self, collection: str, *, publish: bool) -> RunReport:
         if not self.store.collection_exists(collection):  # an empty listing would say "0 images"
-            zone = self.settings.irods.zone
+            zone = self.zone
             raise ConfigError(
                 f"IRODS_COLLECTION {collection} does not exist in zone {zone!r} (or you may not "
                 f"see it); check the path, e.g. with `ils {posixpath.dirname(collection)}`"
             )
-        report_dir = self.settings.state.report_dir
-        run_id = self.ledger.start_run("link") if self.ledger and not self.dry_run else None
-        with ReportWriter(report_dir, "link", dry_run=self.dry_run) as writer:
+        with self.ctx.recording("link", dry_run=self.dry_run) as writer:
             self.writer = writer
-            try:
-                self._run(collection, publish=publish)
-            except CyverseLinkError as exc:  # a service went away (exit 3): say so
-                finish_failed(writer, self.counts, exc, self._run_row(run_id))
-                raise
-            report = writer.finish(self.counts)
-        if run_id is not None and self.ledger is not None:
+            self._run(collection, publish=publish)
             # The catalog numbers recorded, checked against the rules (for ``plan``).
-            parser = IdentifierParser(self.settings.identifiers, self.mapping)
-            self.ledger.confirm_catalogs(parser.fingerprint, parser)
-            self.ledger.finish_run(run_id, self.counts, report.path)
-        return report
+            return self.ctx.finish(confirm_catalogs=True)
 
     def _run(self, collection: str, *, publish: bool) -> None:
         version = self.store.server_version()
         self.emit(Event(EventKind.INFO, message=f"iRODS server {version}"))
-        index = CollectionIndex(self.settings.source.include).add(self.store.list(collection))
+        index = CollectionIndex(self.include).add(self.store.list(collection))
         self.counts.extra["derivatives"] = index.derivative_count
         self.counts.extra["ignored"] = len(index.ignored)
         self.emit(Event(EventKind.INFO, message=(
@@ -208,7 +172,7 @@ class _LinkRun:
         )))  # fmt: skip
         self._publish(collection, publish, bool(index.originals))
         self._read_ours(collection)
-        batch = self.settings.symbiota.batch_size
+        batch = self.batch_size
         for i in range(0, len(index.originals), batch):
             chunk = index.originals[i : i + batch]
             known = self._records([ledger_key(o.path) for o in chunk])
@@ -218,7 +182,7 @@ class _LinkRun:
                 self._match_pending()
             self._commit()
         if self.mapper is not None:
-            self.mapper.flush()
+            self._map(None)
             if isinstance(self.portal, CsvPortal):
                 for line in self.portal.output_lines():
                     self.emit(Event(EventKind.INFO, message=line))
@@ -226,11 +190,17 @@ class _LinkRun:
         self._commit()
         self.emit(Event(EventKind.FINISHED, counts=copy.deepcopy(self.counts)))
 
-    def _run_row(self, run_id: int | None) -> Callable[[Path | None, str], None] | None:
-        ledger = self.ledger
-        if run_id is None or ledger is None:
-            return None
-        return lambda path, reason: ledger.finish_run(run_id, self.counts, path, error=reason)
+    def _map(self, job: Job | None) -> None:
+        """``job`` to the portal step (None: what is queued); report what came of it."""
+        assert self.mapper is not None
+        try:
+            if job is None:
+                self.mapper.flush()
+            else:
+                self.mapper.add(job)
+        finally:
+            for result in self.mapper.take():
+                self._mapped(result)
 
     def _records(self, keys: list[str]) -> dict[str, FileRecord]:
         return self.ledger.get_many(keys) if self.ledger is not None else {}
@@ -262,12 +232,11 @@ class _LinkRun:
             self._add(ReportEntry(key, Stage.IDENTIFIED, Status.SKIPPED, action="superseded",
                                   irods_path=obj.path, error=why))  # fmt: skip
             return
-        ident = parse_identifier(posixpath.basename(obj.path), self.settings.identifiers,
-                                 self.mapping)  # fmt: skip
+        ident = self.parse(posixpath.basename(obj.path))
         if ident is None:
             c.extra["unidentified"] += 1
             why = (f"no catalog number in the name (identifiers.pattern "
-                   f"{self.settings.identifiers.pattern!r} does not match)")  # fmt: skip
+                   f"{self.ctx.parser.pattern!r} does not match)")  # fmt: skip
             self._add(ReportEntry(key, Stage.IDENTIFIED, Status.SKIPPED, action="unidentified",
                                   irods_path=obj.path, error=why))  # fmt: skip
             return
@@ -315,13 +284,13 @@ class _LinkRun:
                                 urls=urls)  # fmt: skip
             self.pending.append((job, entry))
             return
-        assert self.mapper is not None and urls is not None
-        self._record(key, Stage.REGISTERED, Status.DONE, size=obj.size, md5=md5,
-                     catalog=ident.catalog, suffix=ident.suffix, irods_path=obj.path,
-                     urls=urls, occid=None)  # fmt: skip
+        assert self.journal is not None and urls is not None
+        self.journal.advance(key, Stage.REGISTERED, Status.DONE, size=obj.size, md5=md5,
+                             catalog=ident.catalog, suffix=ident.suffix, irods_path=obj.path,
+                             urls=urls, occid=None)  # fmt: skip
         c.registered += 1
         c.published += int(publish)
-        self.mapper.add(job)
+        self._map(job)
 
     def _read_ours(self, collection: str) -> None:
         """What ``sync`` uploaded (AVU ``cyverse_link.source_md5`` = the object's MD5): its
@@ -349,29 +318,14 @@ class _LinkRun:
 
     # -- results ------------------------------------------------------------------------------
 
-    def _record(self, key: str, stage: Stage, status: Status, **fields: Any) -> None:
-        # Buffered and committed per batch (``_commit``): a commit per object would dominate
-        # a run over tens of thousands of objects. Losing a buffer to a kill costs nothing:
-        # the writer is idempotent on sourceIdentifier, so the re-run finds the rows unchanged.
-        self.buffer.append((key, stage, status, fields))
-        if status is Status.DONE and stage < Stage.MAPPED:
-            self.emit(Event(EventKind.STAGE_DONE, key, stage))
-
     def _commit(self) -> None:
-        if self.buffer and self.ledger is not None:
-            buffer, self.buffer = self.buffer, []
-            self.ledger.advance_many(buffer)
-
-    def _fail(self, key: str, stage: Stage, why: str) -> None:
-        self._commit()  # keep the order of this object's transitions
-        assert self.ledger is not None
-        self.ledger.fail(key, stage, why)
+        if self.journal is not None:
+            self.journal.commit()
 
     def _failed(self, key: str, path: str, catalog: str | None, stage: Stage, why: str) -> None:
         self.counts.failed += 1
-        if self.ledger is not None and not self.dry_run:
-            self._commit()
-            self.ledger.fail(key, stage, why, irods_path=path, catalog=catalog)
+        if self.journal is not None:
+            self.journal.fail(key, stage, why, irods_path=path, catalog=catalog)
         self.emit(Event(EventKind.FAILED, key, stage, message=why))
         self._add(ReportEntry(key, stage, Status.FAILED, action="link", catalog=catalog,
                               irods_path=path, error=why))  # fmt: skip
@@ -422,7 +376,7 @@ class _LinkRun:
             self.counts.extra["not_checked"] = self.counts.extra.get("not_checked", 0) + 1
         elif match.status is MatchStatus.AMBIGUOUS:
             self.counts.ambiguous += 1
-        elif self.settings.symbiota.create_skeletal:
+        elif self.create_skeletal:
             self.counts.extra["would_link"] += 1
         else:
             self.counts.unmatched += 1

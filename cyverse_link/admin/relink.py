@@ -25,7 +25,6 @@ from __future__ import annotations
 import copy
 import posixpath
 from collections.abc import Sequence
-from contextlib import ExitStack
 from typing import Any
 
 from cyverse_link.admin.collection_index import CollectionIndex
@@ -33,20 +32,18 @@ from cyverse_link.admin.relink_rules import Clues, Resolution, clues_of, relink_
 from cyverse_link.config.settings import Settings
 from cyverse_link.core.errors import ConfigError, CyverseLinkError, NotFound, ServiceUnavailable
 from cyverse_link.core.events import Event, EventHandler, EventKind, ignore
-from cyverse_link.core.identifiers import normalize_catalog, parse_identifier
-from cyverse_link.core.models import Counts, MediaUrls, PortalMode, RemoteObject, Stage, Status
+from cyverse_link.core.identifiers import normalize_catalog
+from cyverse_link.core.models import MediaUrls, PortalMode, RemoteObject, Stage, Status
 from cyverse_link.core.urls import bisque_irods_path
 from cyverse_link.datastore.base import DataStore
 from cyverse_link.dropfolder.sniff import HEAD_BYTES, remote_problem
-from cyverse_link.ledger.store import Ledger, RunLock
 from cyverse_link.portal.rewrite import MediaRow
 from cyverse_link.portal.symbiota import SymbiotaDb
 from cyverse_link.publish.bisque import BisqueClient
 from cyverse_link.publish.davanon import DavAnonProvider
-from cyverse_link.run import wiring
-from cyverse_link.run.report import ReportEntry, ReportWriter, RunReport, finish_failed
+from cyverse_link.run.context import Adapters, LedgerUse, RunContext, open_run
+from cyverse_link.run.report import ReportEntry, ReportWriter, RunReport
 from cyverse_link.sync.mapping import source_identifier
-from cyverse_link.sync.pipeline import lock_path
 
 __all__ = ["Clues", "Resolution", "clues_of", "ledger_key", "relink_urls", "run_relink"]
 
@@ -83,62 +80,39 @@ def run_relink(
     for coll in colls:
         if not coll.startswith(f"/{zone}/"):
             raise ConfigError(f"relink.search_collections: {coll!r} is not a path in /{zone}/")
-    if dry_run:
-        return _relink(settings, colls, True, on_event, store, portal, bisque)
-    with RunLock(lock_path(settings)):  # one run per config, whatever the command
-        return _relink(settings, colls, False, on_event, store, portal, bisque)
-
-
-def _relink(
-    settings: Settings,
-    colls: list[str],
-    dry_run: bool,
-    on_event: EventHandler | None,
-    store: DataStore | None,
-    portal: SymbiotaDb | None,
-    bisque: BisqueClient | None,
-) -> RunReport:
-    with ExitStack() as opened:  # what this run built, it closes (last opened first)
-        # Adapters first: a missing password is a config error before any state is made.
-        if store is None:
-            store = wiring.closing(opened, wiring.build_store(settings))
-        if portal is None:
-            built = wiring.closing(opened, wiring.build_portal(settings))
-            assert isinstance(built, SymbiotaDb)  # mode db, checked by run_relink
-            portal = built
-        if bisque is None and settings.bisque.url:
-            bisque = wiring.closing(opened, wiring.build_bisque_client(settings))
-        ledger = None if dry_run else Ledger(settings.state.db_url)
-        if ledger is not None:
-            opened.callback(ledger.close)
-        run = _Relink(settings, store, portal, bisque, ledger, on_event or ignore, dry_run)
-        return run.execute(colls)
+    given = Adapters(store=store, portal=portal, bisque=bisque)
+    with open_run(
+        settings,
+        given=given,
+        build=("store", "portal", "bisque"),  # BisQue only when bisque.url is set
+        ledger=LedgerUse.NONE if dry_run else LedgerUse.CREATE,
+        lock=not dry_run,  # one run per config, whatever the command
+        mapping=False,  # a row's object is found by its iRODS name and the rules alone
+    ) as ctx:
+        return _Relink(ctx, on_event=on_event or ignore, dry_run=dry_run).execute(colls)
 
 
 class _Relink:
-    def __init__(
-        self,
-        settings: Settings,
-        store: DataStore,
-        portal: SymbiotaDb,
-        bisque: BisqueClient | None,
-        ledger: Ledger | None,
-        emit: EventHandler,
-        dry_run: bool,
-    ) -> None:
-        self.s = settings
-        self.store = store
+    def __init__(self, ctx: RunContext, *, on_event: EventHandler, dry_run: bool) -> None:
+        s = ctx.settings
+        portal = ctx.portal
+        assert isinstance(portal, SymbiotaDb)  # mode db, checked by run_relink
+        self.ctx = ctx
+        self.store: DataStore = ctx.store
         self.portal = portal
-        self.bisque = bisque
-        self.ledger = ledger
-        self.emit = emit
+        self.bisque = ctx.adapters.bisque
+        self.ledger = ctx.ledger
+        self.emit = on_event
         self.dry_run = dry_run
-        self.provider = DavAnonProvider(settings.urls.davanon_base, settings.irods.zone)
-        self.index = CollectionIndex(settings.source.include)
+        self.zone = s.irods.zone
+        self.strip_leading_zeros = s.identifiers.strip_leading_zeros
+        self.parse = ctx.parser.parse  # the rules alone, compiled once (not per object)
+        self.provider = DavAnonProvider(s.urls.davanon_base, s.irods.zone)
+        self.index = CollectionIndex(s.source.include)
         self.by_catalog: dict[str, list[RemoteObject]] = {}
         self.by_uniq: dict[str, str] = {}  # BisQue resource_uniq → path, from ipc-bisque-id AVUs
-        self.hosts = tuple(h.lower() for h in settings.relink.bisque_hosts)
-        self.counts = Counts()
+        self.hosts = tuple(h.lower() for h in s.relink.bisque_hosts)
+        self.counts = ctx.counts
         for name in ("by_bisque", "by_avu", "by_name", "by_catalog", "duplicates", "checksummed"):
             self.counts.extra[name] = 0
         if dry_run:
@@ -151,24 +125,10 @@ class _Relink:
         self.collections = collections
         table, _ = self.portal.media_table()
         self.table = table
-        run_id = self.ledger.start_run("relink") if self.ledger is not None else None
-        with ReportWriter(self.s.state.report_dir, "relink", dry_run=self.dry_run) as writer:
+        with self.ctx.recording("relink", dry_run=self.dry_run) as writer:
             self.writer = writer
-            try:
-                self._run(collections)
-            except CyverseLinkError as exc:  # a service went away (exit 3): say so
-                ledger = self.ledger
-                record = (
-                    (lambda path, why: ledger.finish_run(run_id, self.counts, path, error=why))
-                    if run_id is not None and ledger is not None
-                    else None
-                )
-                finish_failed(writer, self.counts, exc, record)
-                raise
-            report = writer.finish(self.counts)
-        if run_id is not None and self.ledger is not None:
-            self.ledger.finish_run(run_id, self.counts, report.path)
-        return report
+            self._run(collections)
+            return self.ctx.finish()
 
     def _run(self, collections: list[str]) -> None:
         for coll in collections:
@@ -190,13 +150,13 @@ class _Relink:
 
     def _index_catalogs(self) -> None:
         for obj in self.index.originals:
-            ident = parse_identifier(posixpath.basename(obj.path), self.s.identifiers)
+            ident = self.parse(posixpath.basename(obj.path))
             if ident is not None:
                 self.by_catalog.setdefault(self._norm(ident.catalog), []).append(obj)
 
     def _norm(self, catalog: str) -> str:
         value = catalog.strip().casefold()
-        return normalize_catalog(value) if self.s.identifiers.strip_leading_zeros else value
+        return normalize_catalog(value) if self.strip_leading_zeros else value
 
     # -- resolving ----------------------------------------------------------------------------
 
@@ -216,7 +176,7 @@ class _Relink:
         if resource is None or not (resource.value or "").startswith("irods://"):
             return None
         path = bisque_irods_path(str(resource.value))
-        return path if path.startswith(f"/{self.s.irods.zone}/") else None
+        return path if path.startswith(f"/{self.zone}/") else None
 
     def resolve(self, clues: Clues) -> Resolution:
         path = self._from_bisque(clues.uniq)
@@ -264,7 +224,7 @@ class _Relink:
             return None
         found: list[str] = []
         for part in path.strip("/").split("/")[3:]:  # below /zone/home/<user or shared>
-            ident = parse_identifier(part, self.s.identifiers)
+            ident = self.parse(part)
             if ident is not None:
                 if self._norm(ident.catalog) == catalog:
                     return None

@@ -11,7 +11,8 @@ from cyverse_link.cli.app import Context, cli, command_options, handle_errors
 from cyverse_link.cli.output import PlanProgress, ProgressView, print_report, print_summary
 from cyverse_link.cli.summaries import PlanNotes, print_demo, print_plan
 from cyverse_link.core.logsafe import printable
-from cyverse_link.ledger.store import Ledger, RunLock, lock_path_for
+from cyverse_link.ledger.store import Ledger
+from cyverse_link.run.lock import RunLock, lock_path_for
 from cyverse_link.sync.plan import PlanEvent, run_plan
 
 

@@ -119,6 +119,11 @@ class IdentifierParser:
         self._mapping = mapping or None
         self._rules = rules
 
+    @property
+    def pattern(self) -> str:
+        """``identifiers.pattern``, for messages about names it does not match."""
+        return self._rules.pattern
+
     @functools.cached_property
     def fingerprint(self) -> str:
         """Changes whenever what this parser returns for some name may change: the pattern,

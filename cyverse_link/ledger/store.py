@@ -49,16 +49,13 @@ from cyverse_link.ledger.sql import (
     _translate,
     _upsert_row,
 )
-from cyverse_link.run.lock import RunLock, lock_path_for
 
 __all__ = [
     "MAX_ERROR_CHARS",
     "SCHEMA_VERSION",
     "FileRecord",
     "Ledger",
-    "RunLock",
     "RunRecord",
-    "lock_path_for",
     "migration",
 ]
 

@@ -1,4 +1,4 @@
-"""One run per config: an exclusive ``flock`` on ``<config>.lock`` (re-exported by ``ledger``)."""
+"""One run per config: an exclusive ``flock`` on ``<config>.lock``."""
 
 from __future__ import annotations
 
@@ -7,14 +7,23 @@ import os
 from pathlib import Path
 from types import TracebackType
 
+from cyverse_link.config.settings import Settings
 from cyverse_link.core.errors import LedgerError, LockHeld
 
-__all__ = ["RunLock", "lock_path_for"]
+__all__ = ["RunLock", "lock_path", "lock_path_for"]
 
 
 def lock_path_for(config_path: Path) -> Path:
     """``<config>.lock`` beside the config file."""
     return config_path.with_name(config_path.name + ".lock")
+
+
+def lock_path(settings: Settings) -> Path:
+    """One run per config: ``<config>.lock`` beside it (or in the report folder)."""
+    if settings.config_path is not None:
+        return lock_path_for(settings.config_path.resolve())
+    settings.state.report_dir.mkdir(parents=True, exist_ok=True)
+    return settings.state.report_dir / "cyverse-link.lock"
 
 
 class RunLock:

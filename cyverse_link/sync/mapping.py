@@ -8,15 +8,14 @@ specimen record appears; with ``create_skeletal`` unmatched ones are written too
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
 from dataclasses import dataclass
 
-from cyverse_link.config.settings import SymbiotaSettings
 from cyverse_link.core.errors import CyverseLinkError, ServiceUnavailable
-from cyverse_link.core.events import Event, EventHandler, EventKind
+from cyverse_link.core.events import Event, EventHandler, EventKind, ignore
 from cyverse_link.core.models import Match, MatchStatus, MediaLink, Stage, Status
+from cyverse_link.ledger.journal import Journal
 from cyverse_link.portal.base import Portal, WriteResult
-from cyverse_link.sync.transfer import BatchRecorder, Job, Recorder, Transition
+from cyverse_link.sync.transfer import Job
 
 
 @dataclass(frozen=True)
@@ -54,35 +53,40 @@ def source_identifier(remote: str) -> str:
 
 
 class Mapper:
+    """Collects jobs into batches of ``batch_size``; each batch is matched and written and its
+    outcomes recorded in the ``journal``. The caller collects the outcomes with ``take``."""
+
     def __init__(
         self,
         portal: Portal,
-        settings: SymbiotaSettings,
-        record: Recorder,
-        fail: Callable[[str, Stage, str], None],
-        on_event: EventHandler,
-        on_result: Callable[[Mapped], None],
-        record_many: BatchRecorder | None = None,
+        journal: Journal,
+        *,
+        batch_size: int,
+        create_skeletal: bool = False,
+        on_event: EventHandler = ignore,
     ) -> None:
         self.portal = portal
-        self.settings = settings
-        self.record = record
-        self.fail = fail
+        self.journal = journal
+        self.batch_size = batch_size
+        self.create_skeletal = create_skeletal
         self.on_event = on_event
-        self.on_result = on_result
         self.pending: list[Job] = []
-        self.record_many: BatchRecorder = record_many or self._one_by_one
-
-    def _one_by_one(self, transitions: list[Transition]) -> None:
-        for rel_path, stage, status, fields in transitions:
-            self.record(rel_path, stage, status, **fields)
+        self._results: list[Mapped] = []
 
     def add(self, job: Job) -> None:
+        """Queue ``job``; a full batch is matched and written."""
         self.pending.append(job)
-        if len(self.pending) >= self.settings.batch_size:
+        if len(self.pending) >= self.batch_size:
             self.flush()
 
+    def take(self) -> list[Mapped]:
+        """The outcomes since the last ``take``, in order; also those of a batch that a
+        service failure stopped half way (its unmatched files were already recorded)."""
+        results, self._results = self._results, []
+        return results
+
     def flush(self) -> None:
+        """Match and write what is queued."""
         jobs, self.pending = self.pending, []
         if not jobs:
             return
@@ -99,7 +103,7 @@ class Mapper:
         for job in jobs:
             match = matches.get(job.catalog) or Match(job.catalog, MatchStatus.UNMATCHED)
             writable = match.status in (MatchStatus.MATCHED, MatchStatus.NOT_CHECKED) or (
-                match.status is MatchStatus.UNMATCHED and self.settings.create_skeletal
+                match.status is MatchStatus.UNMATCHED and self.create_skeletal
             )
             if not writable:
                 self._unmapped(job, match)
@@ -124,7 +128,7 @@ class Mapper:
                 self._failed(job, why)
         # The batch's rows are written: record them in one transaction, not one per file.
         fields = [(j.rel_path, o) for j, _, o in linked]
-        self.record_many(
+        self.journal.advance_many(
             [(rel, Stage.MAPPED, Status.DONE, {"occid": o, "error": None}) for rel, o in fields]
         )
         for job, match, occid in linked:
@@ -138,7 +142,7 @@ class Mapper:
             if note:
                 self.on_event(Event(EventKind.INFO, job.rel_path, Stage.MAPPED, message=note))
             superseded = result.superseded.get(sid)
-            self.on_result(
+            self._results.append(
                 Mapped(
                     job, match.status, occid=occid, linked=True, superseded=superseded, note=note
                 )
@@ -195,12 +199,12 @@ class Mapper:
             note = getattr(self.portal, "unmatched_note", None)  # api mode: what it cannot see
             if note:
                 why = f"{why} ({note})"
-        self.record(job.rel_path, Stage.MAPPED, Status.SKIPPED, error=why)
+        self.journal.advance(job.rel_path, Stage.MAPPED, Status.SKIPPED, error=why)
         self.on_event(Event(EventKind.UNMAPPED, job.rel_path, Stage.MAPPED, message=why))
-        self.on_result(Mapped(job, match.status, error=why, occids=match.occids))
+        self._results.append(Mapped(job, match.status, error=why, occids=match.occids))
 
     def _failed(self, job: Job, why: str) -> None:
         why = re.sub(r"\s+", " ", why)
-        self.fail(job.rel_path, Stage.MAPPED, why)
+        self.journal.fail(job.rel_path, Stage.MAPPED, why)
         self.on_event(Event(EventKind.FAILED, job.rel_path, Stage.MAPPED, message=why))
-        self.on_result(Mapped(job, None, error=why))
+        self._results.append(Mapped(job, None, error=why))

@@ -12,28 +12,27 @@ from __future__ import annotations
 
 import copy
 import signal
-import tempfile
 import threading
 from collections.abc import Callable, Iterator
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from contextlib import ExitStack, contextmanager
 from dataclasses import replace
-from pathlib import Path
 from typing import Any
 
 from cyverse_link.config.settings import Settings
-from cyverse_link.core.errors import CyverseLinkError, ServiceUnavailable
+from cyverse_link.core.errors import ServiceUnavailable
 from cyverse_link.core.events import Event, EventHandler, EventKind, ignore
-from cyverse_link.core.identifiers import IdentifierParser, load_mapping_csv
 from cyverse_link.core.models import Counts, MatchStatus, Problem, Stage, Status, Written
 from cyverse_link.core.naming import original_path, versioned_path
 from cyverse_link.datastore.base import DataStore
-from cyverse_link.ledger.store import FileRecord, Ledger, RunLock, lock_path_for
+from cyverse_link.ledger.journal import Journal
+from cyverse_link.ledger.store import FileRecord
 from cyverse_link.portal.base import Portal
 from cyverse_link.portal.csvfile import CsvPortal
 from cyverse_link.publish.base import UrlProvider
 from cyverse_link.run import wiring
-from cyverse_link.run.report import ReportEntry, ReportWriter, RunReport, finish_failed
+from cyverse_link.run.context import Adapters, RunContext, open_run
+from cyverse_link.run.report import ReportEntry, RunReport
 from cyverse_link.sync.mapping import Mapped, Mapper, sort_occurrence, source_identifier
 from cyverse_link.sync.plan import (
     Decision,
@@ -50,8 +49,7 @@ from cyverse_link.sync.transfer import (
     RetryPolicy,
     Stopped,
     Transfer,
-    Transition,
-    derivative_paths,
+    TransferRules,
 )
 
 OUTAGE_LIMIT = 3  # consecutive service failures that end the run (exit 3), not every file
@@ -65,107 +63,90 @@ def last_done(rec: FileRecord) -> Stage:
 
 
 class SyncRun:
-    """One execution over the drop folder, with concrete (or test) adapters."""
+    """One execution over the drop folder, on a ``RunContext`` (concrete or test adapters).
+    Every ledger write goes through one ``Journal``: the workers and the main thread share it."""
 
     def __init__(
         self,
-        settings: Settings,
-        ledger: Ledger,
-        store: DataStore,
-        linker: Any,
-        portal: Portal,
-        provider: UrlProvider,
-        report: ReportWriter,
+        ctx: RunContext,
         *,
         on_event: EventHandler = ignore,
         retry_delay: float = 1.0,
         stop: threading.Event | None = None,
     ) -> None:
-        self.settings = settings
+        s = ctx.settings
+        assert ctx.ledger is not None and ctx.report is not None  # a recording run
+        self.ctx = ctx
         self.stop = stop or threading.Event()  # set (by a signal): finish up and return
-        self.ledger = ledger
-        self.store = store
-        self.report = report
+        self.store = ctx.store
+        self.report = ctx.report
         self.emit = on_event
-        self.counts = Counts()
-        self._lock = threading.Lock()
+        self.counts = ctx.counts
+        self.threads = s.irods.threads
+        self.source = s.source.path
+        self.rules = TransferRules.from_settings(s)
+        self.pattern = ctx.parser.pattern
         self._outage = 0  # consecutive files that failed because the service was away
-        retry = RetryPolicy(settings.irods.retries + 1, retry_delay, on_event, self.stop)
+        self.journal = Journal(ctx.ledger, on_event=on_event)
         self.transfer = Transfer(
-            settings, store, linker, provider, self._record, retry, Path(), self._record_many
+            ctx.store,
+            ctx.provider,
+            journal=self.journal,
+            retry=RetryPolicy(s.irods.retries + 1, retry_delay, on_event, self.stop),
+            rules=self.rules,
         )
-        self.transfer.stop = self.stop
         self.mapper = Mapper(
-            portal, settings.symbiota, self._record, self._fail, on_event, self._mapped,
-            self._record_many,
-        )  # fmt: skip
-
-    # -- ledger, serialised -------------------------------------------------------------------
-
-    def _record(self, rel_path: str, stage: Stage, status: Status, **fields: Any) -> None:
-        with self._lock:
-            self.ledger.advance(rel_path, stage, status, **fields)
-        if status is Status.DONE and stage < Stage.MAPPED:
-            self.emit(Event(EventKind.STAGE_DONE, rel_path, stage))
-
-    def _record_many(self, transitions: list[Transition]) -> None:
-        """Several transitions in one committed transaction (one file's worker stages)."""
-        with self._lock:
-            self.ledger.advance_many(transitions)
-        for rel_path, stage, status, _ in transitions:
-            if status is Status.DONE and stage < Stage.MAPPED:
-                self.emit(Event(EventKind.STAGE_DONE, rel_path, stage))
-
-    def _fail(self, rel_path: str, stage: Stage, error: str, **fields: Any) -> None:
-        with self._lock:
-            self.ledger.fail(rel_path, stage, error, **fields)
+            ctx.portal,
+            self.journal,
+            batch_size=s.symbiota.batch_size,
+            create_skeletal=s.symbiota.create_skeletal,
+            on_event=on_event,
+        )
 
     # -- the run ------------------------------------------------------------------------------
 
     def execute(self, items: Iterator[PlanItem], *, limit: int | None = None) -> Counts:
-        threads = self.settings.irods.threads
-        self.emit(Event(EventKind.STARTED, message=f"sync of {self.settings.source.path}"))
-        if not self.settings.irods.public:
+        threads = self.threads
+        self.emit(Event(EventKind.STARTED, message=f"sync of {self.source}"))
+        if not self.rules.public:
             self.emit(Event(EventKind.INFO, message="irods.public is false: nothing is made "
                             "public, so anonymous (dav-anon) URLs will not open"))  # fmt: skip
         in_flight: dict[Future[Job], Job] = {}
         started = 0
-        with tempfile.TemporaryDirectory(prefix="cyverse-link-") as tmp:
-            self.transfer.work_dir = Path(tmp)
-            with ThreadPoolExecutor(threads, thread_name_prefix="cyverse-link") as pool:
-                # Asked from a worker: the main thread never opens an iRODS session of its own,
-                # so the run holds at most ``irods.threads`` connections (CyVerse caps at 10).
-                version = pool.submit(self.store.server_version).result()
-                self.emit(Event(EventKind.INFO, message=f"iRODS server version {version}"))
-                try:
-                    for item in items:
-                        if limit is not None and started >= limit:
-                            break
-                        if self.stop.is_set():
-                            break
-                        job = self._classify(item)
-                        if job is None:
-                            continue
-                        started += 1
-                        if job.resume_at >= Stage.REGISTERED:
-                            self.mapper.add(job)  # only the portal step is left
-                            continue
-                        in_flight[pool.submit(self.transfer.process, job)] = job
-                        if len(in_flight) >= 2 * threads:  # bounded: memory stays flat
-                            in_flight = self._collect(in_flight)
-                    while in_flight:
-                        if self.stop.is_set():
-                            self._cancel_queued(in_flight)
+        with self.transfer, ThreadPoolExecutor(threads, thread_name_prefix="cyverse-link") as pool:
+            # Asked from a worker: the main thread never opens an iRODS session of its own,
+            # so the run holds at most ``irods.threads`` connections (CyVerse caps at 10).
+            version = pool.submit(self.store.server_version).result()
+            self.emit(Event(EventKind.INFO, message=f"iRODS server version {version}"))
+            try:
+                for item in items:
+                    if limit is not None and started >= limit:
+                        break
+                    if self.stop.is_set():
+                        break
+                    job = self._classify(item)
+                    if job is None:
+                        continue
+                    started += 1
+                    if job.resume_at >= Stage.REGISTERED:
+                        self._map(job)  # only the portal step is left
+                        continue
+                    in_flight[pool.submit(self.transfer.process, job)] = job
+                    if len(in_flight) >= 2 * threads:  # bounded: memory stays flat
                         in_flight = self._collect(in_flight)
-                except BaseException:
-                    self._cancel_queued(in_flight)
-                    raise
+                while in_flight:
+                    if self.stop.is_set():
+                        self._cancel_queued(in_flight)
+                    in_flight = self._collect(in_flight)
+            except BaseException:
+                self._cancel_queued(in_flight)
+                raise
         if self.stop.is_set():
             # Files that finished are mapped below; the rest resume on the next run.
             self.counts.extra["interrupted"] = 1
             self.emit(Event(EventKind.INFO, message="stopping: finished the files in progress; "
                             "run sync again to continue"))  # fmt: skip
-        self.mapper.flush()
+        self._map(None)
         self.announce_outputs()
         self.emit(Event(EventKind.FINISHED, counts=copy.deepcopy(self.counts)))
         return self.counts
@@ -177,7 +158,9 @@ class SyncRun:
             if fut.cancel():
                 del in_flight[fut]
                 if job.identified is not None:
-                    self._record(job.rel_path, Stage.IDENTIFIED, Status.DONE, **job.identified)
+                    self.journal.advance(
+                        job.rel_path, Stage.IDENTIFIED, Status.DONE, **job.identified
+                    )
 
     def _collect(self, futures: dict[Future[Job], Job]) -> dict[Future[Job], Job]:
         done, _ = wait(futures, return_when=FIRST_COMPLETED)
@@ -201,8 +184,19 @@ class SyncRun:
             self.counts.uploaded += job.uploaded
             self.counts.published += job.published
             self.counts.registered += 1
-            self.mapper.add(job)
+            self._map(job)
         return futures
+
+    def _map(self, job: Job | None) -> None:
+        """``job`` to the portal step (None: what is queued); report what came of it."""
+        try:
+            if job is None:
+                self.mapper.flush()
+            else:
+                self.mapper.add(job)
+        finally:
+            for result in self.mapper.take():
+                self._mapped(result)
 
     def _classify(self, item: PlanItem) -> Job | None:
         """What is left to do for one file (main thread); None when nothing is."""
@@ -226,8 +220,8 @@ class SyncRun:
             self._bad_file(item)
             return None
         assert lf.md5 is not None  # the scan hashed it, or the ledger knew it
-        local = self.settings.source.path / lf.rel_path
-        base = original_path(self.settings.irods.collection, lf.rel_path)
+        local = self.source / lf.rel_path
+        base = original_path(self.rules.collection, lf.rel_path)
         job = Job(lf.rel_path, local, lf.size, lf.mtime_ns, lf.md5, ident.catalog, ident.suffix,
                   base, action=item.decision.value,
                   web_copy=Problem.TOO_LARGE in lf.problems)  # fmt: skip
@@ -240,8 +234,8 @@ class SyncRun:
                 previous_remote=rec.previous_irods_path,
                 overwrite_ok=done < Stage.UPLOADED,
                 mime=rec.mime,
-                derivatives=derivative_paths(
-                    self.settings, rec.irods_path, lf.md5, rec.mime, web_copy=job.web_copy
+                derivatives=self.rules.derivative_paths(
+                    rec.irods_path, lf.md5, rec.mime, web_copy=job.web_copy
                 ),
                 urls=rec.urls if done >= Stage.REGISTERED else None,
             )
@@ -279,11 +273,11 @@ class SyncRun:
         stage = Stage.DISCOVERED if item.decision is Decision.BAD else Stage.IDENTIFIED
         why = item.reason or "unusable file"
         if item.decision is Decision.UNIDENTIFIED:
-            why = unidentified_reason(self.settings.identifiers.pattern)
+            why = unidentified_reason(self.pattern)
         # Record it once (so the next scan need not re-read it); not again every night.
         same = rec is not None and rec.status is Status.FAILED and rec.md5 == lf.md5
         if not (same and rec is not None and rec.error == why):
-            self._fail(
+            self.journal.fail(
                 lf.rel_path, stage, why, size=lf.size, mtime_ns=lf.mtime_ns, md5=lf.md5,
                 mime=lf.mime, problems=lf.problems, detail=lf.detail,
             )  # fmt: skip
@@ -297,7 +291,7 @@ class SyncRun:
         )  # fmt: skip
 
     def _failed_job(self, job: Job, stage: Stage, why: str) -> None:
-        self._fail(job.rel_path, stage, why)
+        self.journal.fail(job.rel_path, stage, why)
         self.counts.failed += 1
         self.emit(Event(EventKind.FAILED, job.rel_path, stage, message=why))
         self.report.add(
@@ -352,13 +346,11 @@ class SyncRun:
             for line in portal.output_lines():
                 self.emit(Event(EventKind.INFO, message=line))
 
-
-def lock_path(settings: Settings) -> Path:
-    """One run per config: ``<config>.lock`` beside it (or in the report folder)."""
-    if settings.config_path is not None:
-        return lock_path_for(settings.config_path.resolve())
-    settings.state.report_dir.mkdir(parents=True, exist_ok=True)
-    return settings.state.report_dir / "cyverse-link.lock"
+    def skipped(self, rel_path: str, why: str) -> None:
+        """What the scan left out (a folder, a link, hidden files): counted and reported."""
+        self.counts.extra["skipped"] = self.counts.extra.get("skipped", 0) + 1
+        self.report.add(skipped_entry(rel_path, why))
+        self.emit(Event(EventKind.INFO, rel_path, message=f"skipped: {why}"))
 
 
 def run_sync(
@@ -381,53 +373,21 @@ def run_sync(
     another run holds the lock, ``ConfigError``, ``ServiceUnavailable``; per-file problems are
     counted and reported instead."""
     emit = on_event or ignore
-    with ExitStack() as opened:  # what this run built, it closes (last opened first)
-        if dry_run:
+    if dry_run:
+        with ExitStack() as opened:  # a portal built here is closed here
             if portal is None:
                 portal = wiring.closing(opened, wiring.build_portal(settings))
             return run_plan(settings, on_event=_plan_events(emit), matcher=portal.match)
-        with RunLock(lock_path(settings)):
-            # Adapters first: a missing password is a config error before any state is made.
-            if store is None:
-                store = wiring.closing(opened, wiring.build_store(settings))
-            if portal is None:
-                portal = wiring.closing(opened, wiring.build_portal(settings))
-            if provider is None:
-                provider = wiring.closing(opened, wiring.build_provider(settings))
-            ledger = wiring.closing(opened, Ledger(settings.state.db_url))
-            mapping_csv = settings.identifiers.mapping_csv
-            mapping = load_mapping_csv(mapping_csv) if mapping_csv else None
-            run_id = ledger.start_run("sync")
-            with ReportWriter(settings.state.report_dir, "sync", dry_run=False) as writer:
-                run = SyncRun(
-                    settings, ledger, store, store, portal, provider, writer,
-                    on_event=emit, retry_delay=retry_delay, stop=stop,
-                )  # fmt: skip
-
-                def skipped(rel: str, why: str) -> None:
-                    run.counts.extra["skipped"] = run.counts.extra.get("skipped", 0) + 1
-                    writer.add(skipped_entry(rel, why))
-                    emit(Event(EventKind.INFO, rel, message=f"skipped: {why}"))
-
-                items = iter_plan(settings, ledger, mapping=mapping, on_skip=skipped)
-                try:
-                    counts = run.execute(items, limit=limit)
-                except CyverseLinkError as exc:  # a service went away (exit 3): say so
-                    finish_failed(writer, run.counts, exc, _run_row(ledger, run_id, run.counts))
-                    raise
-                report = writer.finish(counts)
-            # The catalog numbers recorded, checked against the rules: ``plan`` reuses them.
-            parser = IdentifierParser(settings.identifiers, mapping)
-            ledger.confirm_catalogs(parser.fingerprint, parser)
-            ledger.finish_run(run_id, counts, report.path)
-            return report
-
-
-def _run_row(ledger: Ledger, run_id: int, counts: Counts) -> Callable[[Path | None, str], None]:
-    def record(path: Path | None, reason: str) -> None:
-        ledger.finish_run(run_id, counts, path, error=reason)
-
-    return record
+    given = Adapters(store=store, portal=portal, provider=provider)
+    with (
+        open_run(settings, given=given, build=("store", "portal", "provider")) as ctx,
+        ctx.recording("sync"),
+    ):
+        run = SyncRun(ctx, on_event=emit, retry_delay=retry_delay, stop=stop)
+        items = iter_plan(settings.source, ctx.parser, ctx.ledger, on_skip=run.skipped)
+        run.execute(items, limit=limit)
+        # The catalog numbers recorded, checked against the rules: ``plan`` reuses them.
+        return ctx.finish(confirm_catalogs=True)
 
 
 @contextmanager

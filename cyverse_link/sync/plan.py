@@ -5,7 +5,8 @@ Pieces the pipeline reuses:
 * ``decide(local, identifier, record)`` — the pure per-file decision (``Decision``).
 * ``RecordCursor`` — merge-joins the sorted scan with ``Ledger.iter_records()``; its ``known``
   method is the ``scan`` callback that lets unchanged files go unread.
-* ``iter_plan(settings, ledger)`` — scan + identify + merge-join, streamed as ``PlanItem``s.
+* ``iter_plan(source, parser, ledger)`` — scan + identify + merge-join, streamed as
+  ``PlanItem``s.
 * ``run_plan(settings, matcher=...)`` — the dry run with its report. ``matcher`` is the seam for
   the Symbiota lookup (``Portal.match`` fits): None means match counts are not reported.
 """
@@ -19,8 +20,8 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from cyverse_link.config.settings import Settings
-from cyverse_link.core.identifiers import IdentifierParser, load_mapping_csv
+from cyverse_link.config.settings import Settings, SourceSettings
+from cyverse_link.core.identifiers import IdentifierParser
 from cyverse_link.core.models import (
     Counts,
     Identifier,
@@ -33,6 +34,7 @@ from cyverse_link.core.models import (
 )
 from cyverse_link.dropfolder.scan import HANDLED, scan
 from cyverse_link.ledger.store import FileRecord, Ledger
+from cyverse_link.run.context import LedgerUse, open_run
 from cyverse_link.run.report import ReportEntry, ReportWriter, RunReport
 
 __all__ = [
@@ -232,17 +234,17 @@ class _PlanJoin:
 
 
 def iter_plan(
-    settings: Settings,
+    source: SourceSettings,
+    parser: IdentifierParser,
     ledger: Ledger | None,
     *,
-    mapping: Mapping[str, str] | None = None,
     on_skip: Callable[[str, str], None] | None = None,
 ) -> Iterator[PlanItem]:
     """Scan, identify and compare with the ledger, one file at a time, in ``rel_path`` order."""
     cursor = RecordCursor(ledger.iter_records() if ledger is not None else iter(()))
-    parse = IdentifierParser(settings.identifiers, mapping).parse
-    why_unidentified = unidentified_reason(settings.identifiers.pattern)
-    for local in scan(settings.source, known=cursor.known, on_skip=on_skip):
+    parse = parser.parse
+    why_unidentified = unidentified_reason(parser.pattern)
+    for local in scan(source, known=cursor.known, on_skip=on_skip):
         record = cursor.lookup(local.rel_path)
         identifier = parse(local.rel_path)
         decision, reason = decide(local, identifier, record)
@@ -260,56 +262,48 @@ def run_plan(
     """The dry run of ``sync``: reads the drop folder and the ledger (never creates or writes
     it), writes the run report, returns its summary."""
     emit = on_event or (lambda event: None)
-    mapping = (
-        load_mapping_csv(settings.identifiers.mapping_csv)
-        if settings.identifiers.mapping_csv
-        else None
-    )
-    counts = Counts()
-    extra = counts.extra
-    for name in ("new", "changed", "resume", "bad", "unidentified", "flagged"):
-        extra[name] = 0
-    if matcher is not None:
-        extra["matched"] = 0
-    ledger = Ledger.open_existing(settings.state.db_url)
-    parse = IdentifierParser(settings.identifiers, mapping)
-    why_unidentified = unidentified_reason(settings.identifiers.pattern)
-    try:
-        with ReportWriter(settings.state.report_dir, "plan", dry_run=True) as writer:
-            join = _PlanJoin(ledger, parse, writer, settings.source.max_web_bytes, emit)
-            pending: list[PlanItem] = []
+    with (
+        open_run(settings, ledger=LedgerUse.EXISTING, lock=False) as ctx,
+        ctx.recording("plan", dry_run=True) as writer,
+    ):
+        counts, parse, ledger = ctx.counts, ctx.parser, ctx.ledger
+        extra = counts.extra
+        for name in ("new", "changed", "resume", "bad", "unidentified", "flagged"):
+            extra[name] = 0
+        if matcher is not None:
+            extra["matched"] = 0
+        why_unidentified = unidentified_reason(parse.pattern)
+        join = _PlanJoin(ledger, parse, writer, settings.source.max_web_bytes, emit)
+        pending: list[PlanItem] = []
 
-            def skipped(rel: str, why: str) -> None:
-                extra["skipped"] = extra.get("skipped", 0) + 1
-                writer.add(skipped_entry(rel, why))
-                emit(PlanEvent("skipped", rel, None, why))
+        def skipped(rel: str, why: str) -> None:
+            extra["skipped"] = extra.get("skipped", 0) + 1
+            writer.add(skipped_entry(rel, why))
+            emit(PlanEvent("skipped", rel, None, why))
 
-            for local in scan(settings.source, known=join.known, on_skip=skipped):
-                rel = local.rel_path
-                record = join.record(rel)
-                identifier = parse.parse(rel)
-                decision, reason = decide(local, identifier, record)
-                if decision is Decision.UNIDENTIFIED:
-                    reason = why_unidentified
-                item = PlanItem(local, identifier, record, decision, reason)
-                counts.discovered += 1
-                _count(counts, item)
-                emit(PlanEvent("file", rel, decision, reason or local.detail, 1, local.problems))
-                if matcher is not None and item.needs_work:
-                    pending.append(item)
-                    if len(pending) >= MATCH_BATCH:
-                        _flush(pending, matcher, counts, writer)
-                else:
-                    writer.add(_entry(item, None))
-            if pending:
-                _flush(pending, matcher, counts, writer)  # type: ignore[arg-type]
-            join.progress()
-            counts.discovered += join.unchanged
-            counts.unchanged += join.unchanged
-            return writer.finish(counts)
-    finally:
-        if ledger is not None:
-            ledger.close()
+        for local in scan(settings.source, known=join.known, on_skip=skipped):
+            rel = local.rel_path
+            record = join.record(rel)
+            identifier = parse.parse(rel)
+            decision, reason = decide(local, identifier, record)
+            if decision is Decision.UNIDENTIFIED:
+                reason = why_unidentified
+            item = PlanItem(local, identifier, record, decision, reason)
+            counts.discovered += 1
+            _count(counts, item)
+            emit(PlanEvent("file", rel, decision, reason or local.detail, 1, local.problems))
+            if matcher is not None and item.needs_work:
+                pending.append(item)
+                if len(pending) >= MATCH_BATCH:
+                    _flush(pending, matcher, counts, writer)
+            else:
+                writer.add(_entry(item, None))
+        if pending:
+            _flush(pending, matcher, counts, writer)  # type: ignore[arg-type]
+        join.progress()
+        counts.discovered += join.unchanged
+        counts.unchanged += join.unchanged
+        return ctx.finish()
 
 
 def skipped_entry(rel_path: str, why: str) -> ReportEntry:

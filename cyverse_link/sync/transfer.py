@@ -24,19 +24,49 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, TypeVar
 
-from cyverse_link.config.settings import Settings
+from cyverse_link.config.settings import DerivativeSettings, Settings
 from cyverse_link.core.errors import CyverseLinkError, NotFound, ServiceUnavailable
 from cyverse_link.core.events import Event, EventHandler, EventKind
 from cyverse_link.core.models import MediaUrls, Stage, Status, Written
 from cyverse_link.core.naming import MAX_IRODS_PATH, Rendition, derivative_path, versioned_path
 from cyverse_link.datastore.base import DataStore
 from cyverse_link.dropfolder.derivatives import make_derivatives
+from cyverse_link.ledger.journal import Journal, Transition
 from cyverse_link.publish.base import UrlProvider
 
 T = TypeVar("T")
-Recorder = Callable[..., None]  # (rel_path, stage, status, **fields)
-Transition = tuple[str, Stage, Status, dict[str, Any]]
-BatchRecorder = Callable[[list[Transition]], None]  # several transitions, one transaction
+
+
+@dataclass(frozen=True)
+class TransferRules:
+    """What the remote stages need from the config, and nothing else."""
+
+    collection: str  # irods.collection: the drop folder's mirror
+    collid: int  # collection.collid, written into AVUs and BisQue tags
+    public: bool  # irods.public
+    derivatives: DerivativeSettings
+    max_web_bytes: int  # source.max_web_bytes (only for the note on a forced web copy)
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> TransferRules:
+        return cls(
+            settings.irods.collection,
+            settings.collection.collid,
+            settings.irods.public,
+            settings.derivatives,
+            settings.source.max_web_bytes,
+        )
+
+    def derivative_paths(
+        self, remote: str, md5: str, mime: str | None, *, web_copy: bool = False
+    ) -> dict[Rendition, str]:
+        """Where the derivatives of ``remote`` live (what ``_derive_and_upload`` wrote)."""
+        if not (self.derivatives.enabled or web_copy):
+            return {}
+        kinds = [Rendition.WEB, Rendition.THUMB]
+        if mime != "image/jpeg":
+            kinds.append(Rendition.LARGE)
+        return {r: derivative_path(remote, md5, r) for r in kinds}
 
 
 @dataclass(frozen=True)
@@ -131,35 +161,49 @@ class RetryPolicy:
 
 
 class Transfer:
-    """Shared by all workers; the store keeps one iRODS session per thread."""
+    """Shared by all workers; the store keeps one iRODS session per thread (and is the
+    ``PublicLinker``). A context manager: its scratch folder for derivatives lives as long as
+    the ``with``. Finished stages go to the run's ``journal``; ``retry.stop`` set means finish
+    the current stage and start no other."""
 
     def __init__(
         self,
-        settings: Settings,
         store: DataStore,
-        linker: Any,
         provider: UrlProvider,
-        record: Recorder,
+        *,
+        journal: Journal,
         retry: RetryPolicy,
-        work_dir: Path,
-        record_many: BatchRecorder | None = None,
+        rules: TransferRules,
     ) -> None:
-        self.settings = settings
         self.store = store
-        self.linker = linker
+        self.linker: Any = store
         self.provider = provider
-        self.record = record
+        self.journal = journal
         self.retry = retry
-        self.work_dir = work_dir
+        self.rules = rules
+        self.stop = retry.stop
+        self._scratch: tempfile.TemporaryDirectory[str] | None = None
         self._tree_lock = threading.Lock()
         self._tree_public = False
         self._made_dirs: set[str] = set()
         self._dirs_lock = threading.Lock()
-        self.record_many: BatchRecorder = record_many or self._one_by_one
         # iRODS folder → {object path: catalog checksum}, read once per run (see _existing)
         self._listings: dict[str, dict[str, str | None]] = {}
         self._listing_lock = threading.Lock()
-        self.stop = threading.Event()  # set: finish the current stage, start no other
+
+    def __enter__(self) -> Transfer:
+        self._scratch = tempfile.TemporaryDirectory(prefix="cyverse-link-")
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self._scratch is not None:
+            self._scratch.cleanup()
+            self._scratch = None
+
+    @property
+    def work_dir(self) -> Path:
+        assert self._scratch is not None, "use Transfer as a context manager"
+        return Path(self._scratch.name)
 
     # -- the stages ---------------------------------------------------------------------------
 
@@ -194,22 +238,18 @@ class Transfer:
             # Also on failure (before the caller records it) and on a kill that unwinds:
             # what finished is recorded. Only a hard kill loses these, which is safe (above).
             if done:
-                self.record_many(done)
+                self.journal.advance_many(done)
         return job
 
     def _check_stop(self, job: Job) -> None:
         if self.stop.is_set():
             raise Stopped(job)
 
-    def _one_by_one(self, transitions: list[Transition]) -> None:
-        for rel_path, stage, status, fields in transitions:
-            self.record(rel_path, stage, status, **fields)
-
     def _derive_and_upload(self, job: Job, done: list[Transition]) -> Job:
         # A scratch folder only when there is something to derive: making and removing one
         # per file cost ~15% of a small-file sync with derivatives off (bench_sync_overhead).
-        enabled = self.settings.derivatives.enabled or job.web_copy
-        if job.web_copy and not self.settings.derivatives.enabled:
+        enabled = self.rules.derivatives.enabled or job.web_copy
+        if job.web_copy and not self.rules.derivatives.enabled:
             # The original would be the web ``url`` with no thumbnail: a page loading 9.5 MB
             # or 900 Mpx for every visitor. source.max_web_bytes (8 MiB) is the line.
             self._web_copy_note(job)
@@ -226,7 +266,7 @@ class Transfer:
             if tmp is not None:
                 # A scratch folder per file: short fixed names there, whatever the file's name
                 # (a 255-byte name + ".large.jpg" is over NAME_MAX: OSError 36, every run).
-                d = make_derivatives(job.local, tmp, self.settings.derivatives, stem="d")
+                d = make_derivatives(job.local, tmp, self.rules.derivatives, stem="d")
                 job = replace(job, mime=d.source_mime)
                 for rendition, f in d.files.items():
                     derived[rendition] = (f.path, f.md5)
@@ -234,7 +274,7 @@ class Transfer:
             _check_path_length(job, (remote, *paths.values()))
             # Record the target before writing: a partial object there is then known to be ours.
             done.append((job.rel_path, Stage.DERIVED, Status.DONE, _job_fields(job)))
-            self.record_many(done)
+            self.journal.advance_many(done)
             done.clear()
             try:
                 for rendition, (local, md5) in derived.items():
@@ -264,7 +304,7 @@ class Transfer:
                 shutil.rmtree(tmp, ignore_errors=True)
 
     def _web_copy_note(self, job: Job) -> None:
-        limit = self.settings.source.max_web_bytes
+        limit = self.rules.max_web_bytes
         self.retry.on_event(
             Event(
                 EventKind.INFO,
@@ -279,7 +319,7 @@ class Transfer:
 
     def _publish(self, job: Job, done: list[Transition]) -> Job:
         published = False
-        if self.settings.irods.public:
+        if self.rules.public:
             if self._tree_linker():
                 self._ensure_tree_public(job.rel_path)  # done already unless resumed here
             else:  # a linker without inheritance: one ACL per object
@@ -291,7 +331,7 @@ class Transfer:
         return job
 
     def _register(self, job: Job, done: list[Transition]) -> Job:
-        tags = {"catalog_number": job.catalog, "collid": str(self.settings.collection.collid)}
+        tags = {"catalog_number": job.catalog, "collid": str(self.rules.collid)}
         md5s = self._md5s(job)
         urls = self.retry.call(
             "url",
@@ -380,7 +420,7 @@ class Transfer:
             self._made_dirs.add(path)
 
     def _tree_linker(self) -> bool:
-        return self.settings.irods.public and hasattr(self.linker, "make_tree_public")
+        return self.rules.public and hasattr(self.linker, "make_tree_public")
 
     def _make_public(self, rel_path: str, path: str) -> None:
         self.retry.call("publish", rel_path, lambda: self.linker.make_public(path))
@@ -389,7 +429,7 @@ class Transfer:
         with self._tree_lock:
             if self._tree_public:
                 return
-            root = self.settings.irods.collection
+            root = self.rules.collection
             self._ensure_dir(rel_path, root)
             self.retry.call("publish", rel_path, lambda: self.linker.make_tree_public(root))
             self._tree_public = True
@@ -397,7 +437,7 @@ class Transfer:
     def _avus(self, job: Job) -> dict[str, str]:
         avus = {
             "catalog_number": job.catalog,
-            "collid": str(self.settings.collection.collid),
+            "collid": str(self.rules.collid),
             "source_md5": job.md5,
         }
         if job.suffix:
@@ -432,15 +472,3 @@ def _job_fields(job: Job) -> dict[str, Any]:
         "previous_irods_path": job.previous_remote,
         "mime": job.mime,
     }
-
-
-def derivative_paths(
-    settings: Settings, remote: str, md5: str, mime: str | None, *, web_copy: bool = False
-) -> dict[Rendition, str]:
-    """Where the derivatives of ``remote`` live (what ``_derive_and_upload`` wrote)."""
-    if not (settings.derivatives.enabled or web_copy):
-        return {}
-    kinds = [Rendition.WEB, Rendition.THUMB]
-    if mime != "image/jpeg":
-        kinds.append(Rendition.LARGE)
-    return {r: derivative_path(remote, md5, r) for r in kinds}

@@ -16,7 +16,8 @@ from cyverse_link.cli import cmd_setup as cli_mod
 from cyverse_link.config.credentials import KEYRING_SERVICE
 from cyverse_link.config.settings import load_settings
 from cyverse_link.core.models import Stage
-from cyverse_link.ledger.store import Ledger, RunLock, lock_path_for
+from cyverse_link.ledger.store import Ledger
+from cyverse_link.run.lock import RunLock, lock_path_for
 from cyverse_link.run.report import load_report
 from cyverse_link.sync.plan import unidentified_reason
 

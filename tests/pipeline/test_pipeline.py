@@ -17,10 +17,11 @@ from cyverse_link.core.errors import LockHeld, PermissionDenied, ServiceUnavaila
 from cyverse_link.core.events import Event, EventKind
 from cyverse_link.core.models import Stage, Status
 from cyverse_link.dropfolder import scan as scan_mod
-from cyverse_link.ledger.store import Ledger, RunLock
+from cyverse_link.ledger.store import Ledger
 from cyverse_link.publish.davanon import DavAnonProvider
+from cyverse_link.run.lock import RunLock, lock_path
 from cyverse_link.run.report import RunReport, load_report
-from cyverse_link.sync.pipeline import lock_path, run_sync
+from cyverse_link.sync.pipeline import run_sync
 from cyverse_link.sync.transfer import RetryPolicy
 
 from .fakes import FakePortal, Killed, KillingStore

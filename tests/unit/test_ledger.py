@@ -13,7 +13,8 @@ import sqlalchemy as sa
 from cyverse_link.core.errors import LedgerError, LockHeld
 from cyverse_link.core.models import Counts, MediaUrls, Problem, Stage, Status
 from cyverse_link.ledger import store as ledger_mod
-from cyverse_link.ledger.store import FileRecord, Ledger, RunLock, lock_path_for
+from cyverse_link.ledger.store import FileRecord, Ledger
+from cyverse_link.run.lock import RunLock, lock_path_for
 
 TRICKY = [
     "a.jpg",
@@ -278,7 +279,7 @@ def test_lock_held_by_another_process_and_released_when_it_dies(tmp_path: Path) 
     script = textwrap.dedent(
         f"""
         import sys, time
-        from cyverse_link.ledger.store import RunLock
+        from cyverse_link.run.lock import RunLock
         with RunLock({str(path)!r}):
             print("locked", flush=True)
             time.sleep(60)

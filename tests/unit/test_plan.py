@@ -8,6 +8,7 @@ import pytest
 from imaging import image_bytes, make_mixed_folder, write
 
 from cyverse_link.config.settings import Settings, parse_settings
+from cyverse_link.core.identifiers import IdentifierParser
 from cyverse_link.core.models import LocalFile, Match, MatchStatus, Problem, Stage, Status
 from cyverse_link.dropfolder import scan as scan_mod
 from cyverse_link.ledger.store import FileRecord, Ledger
@@ -132,7 +133,7 @@ def test_matcher_seam_counts_matches_in_batches(tmp_path: Path) -> None:
 def seed_as_sync_would(s: Settings) -> None:
     """What the sync pipeline records once a file is fully mapped."""
     with Ledger(s.state.db_url) as led:
-        for item in iter_plan(s, None):
+        for item in iter_plan(s.source, IdentifierParser(s.identifiers), None):
             f = item.local
             led.advance(
                 f.rel_path,

@@ -52,7 +52,9 @@ def seed_finished(s: Settings) -> None:
     """Rows as a finished sync leaves them (URLs, iRODS path, occid), plus a few that are
     not settled: an error kept, a resumable stage, a detail note."""
     with Ledger(s.state.db_url) as led:
-        for n, item in enumerate(iter_plan(s, None), start=1):
+        for n, item in enumerate(
+            iter_plan(s.source, IdentifierParser(s.identifiers), None), start=1
+        ):
             f = item.local
             base = f"https://h/dav-anon/iplant/projects/x/{f.rel_path}"
             stage, status = Stage.MAPPED, Status.DONE
@@ -78,7 +80,10 @@ def test_fast_plan_equals_the_full_path(tmp_path: Path, include: list[str] | Non
         write(s.source.path / name, image_bytes("JPEG", seed=20 + i))
     seed_finished(s)
     with Ledger(s.state.db_url) as led:
-        full = [plan_mod._entry(item, None).to_dict() for item in iter_plan(s, led)]
+        full = [
+            plan_mod._entry(item, None).to_dict()
+            for item in iter_plan(s.source, IdentifierParser(s.identifiers), led)
+        ]
     events: list[PlanEvent] = []
     report = run_plan(s, on_event=events.append)
     entries = load_report(report.path)["entries"]  # type: ignore[arg-type]

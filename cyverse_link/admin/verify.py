@@ -185,7 +185,7 @@ def _size(resp: requests.Response) -> int | None:
 
 
 class MappedRecord(Protocol):
-    """What ``verify`` needs of a ledger row (``ledger.FileRecord`` satisfies it)."""
+    """What ``verify`` needs of a ledger row (``ledger.records.FileRecord`` satisfies it)."""
 
     @property
     def rel_path(self) -> str: ...

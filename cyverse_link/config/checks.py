@@ -1,4 +1,4 @@
-"""The checks ``config.py`` runs on text a user wrote: the YAML itself, database and web URLs,
+"""The checks ``config.settings`` runs on text a user wrote: the YAML itself, database and web URLs,
 iRODS paths. Each failure is a one-line ``ConfigError`` naming the key (exit 2), never a
 traceback from PyYAML or SQLAlchemy, and never the value of a URL (it may hold a password).
 """

@@ -1,4 +1,4 @@
-"""The ledger's tables and its registered schema migrations (used by ``ledger.Ledger``).
+"""The ledger's tables and its registered schema migrations (used by ``ledger.store.Ledger``).
 
 Add a change as a new ``@migration(n)`` function; never edit one that has shipped. Each runs once,
 in order, inside one transaction, and ``schema_version`` records the last one applied.

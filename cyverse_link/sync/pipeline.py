@@ -1,11 +1,13 @@
 """``sync``: discover → identify → derive → upload → publish → URL → map, resumable.
 
-The main thread walks ``plan.iter_plan`` (scan + identify + ledger merge-join, so unchanged
-files are never opened), decides per file what is still to do, hands the remote work to a
-bounded pool of ``irods.threads`` workers (``transfer.Transfer``; the iRODS store keeps one
-session per thread) and batches the results into the portal (``mapping.Mapper``). Every ledger
-write goes through one lock, so the ledger sees one writer at a time. A bad file is recorded,
-counted and reported; it never stops the run.
+``run_sync`` opens the run once (``run.context.open_run``: lock, adapters, ledger, identifier
+parser) and hands that context to ``SyncRun``. Its main thread walks ``plan.iter_plan`` (scan +
+identify + ledger merge-join, so unchanged files are never opened), decides per file what is
+still to do, hands the remote work to a bounded pool of ``irods.threads`` workers
+(``transfer.Transfer``; the iRODS store keeps one session per thread) and batches the results
+into the portal (``mapping.Mapper``). Every ledger write goes through one ``Journal``, so the
+ledger sees one writer at a time. A bad file is recorded, counted and reported; it never stops
+the run.
 """
 
 from __future__ import annotations
@@ -92,7 +94,7 @@ class SyncRun:
             ctx.store,
             ctx.provider,
             journal=self.journal,
-            retry=RetryPolicy(s.irods.retries + 1, retry_delay, on_event, self.stop),
+            retry=RetryPolicy(s.irods.retries + 1, retry_delay, on_event=on_event, stop=self.stop),
             rules=self.rules,
         )
         self.mapper = Mapper(

@@ -168,6 +168,7 @@ class _PlanJoin:
         self,
         ledger: Ledger | None,
         parse: IdentifierParser,
+        *,
         writer: ReportWriter,
         max_web_bytes: int,
         emit: Callable[[PlanEvent], None],
@@ -273,7 +274,9 @@ def run_plan(
         if matcher is not None:
             extra["matched"] = 0
         why_unidentified = unidentified_reason(parse.pattern)
-        join = _PlanJoin(ledger, parse, writer, settings.source.max_web_bytes, emit)
+        join = _PlanJoin(
+            ledger, parse, writer=writer, max_web_bytes=settings.source.max_web_bytes, emit=emit
+        )
         pending: list[PlanItem] = []
 
         def skipped(rel: str, why: str) -> None:

@@ -129,6 +129,7 @@ class RetryPolicy:
         self,
         attempts: int,
         base_delay: float,
+        *,
         on_event: EventHandler,
         stop: threading.Event | None = None,
     ) -> None:

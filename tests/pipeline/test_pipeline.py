@@ -246,7 +246,7 @@ def test_transient_upload_failures_are_resent(tmp_path: Path, drop: Path) -> Non
 
 def test_retry_policy_retries_only_what_it_should() -> None:
     events: list[Event] = []
-    policy = RetryPolicy(3, 0, events.append)
+    policy = RetryPolicy(3, 0, on_event=events.append)
     calls = {"n": 0}
 
     def flaky() -> str:

@@ -15,19 +15,20 @@ from collections.abc import Collection, Iterator
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from enum import Enum
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from cyverse_link.config.settings import Settings
 from cyverse_link.core.errors import CyverseLinkError
 from cyverse_link.core.identifiers import IdentifierParser, load_mapping_csv
 from cyverse_link.core.models import Counts
 from cyverse_link.ledger.store import Ledger
-from cyverse_link.portal.base import Portal
-from cyverse_link.publish.base import UrlProvider
-from cyverse_link.publish.bisque import BisqueClient
-from cyverse_link.run import wiring
 from cyverse_link.run.lock import RunLock, lock_path
 from cyverse_link.run.report import ReportWriter, RunReport, finish_failed
+
+if TYPE_CHECKING:  # the adapters' modules load only when a run builds them (see _build)
+    from cyverse_link.portal.base import Portal
+    from cyverse_link.publish.base import UrlProvider
+    from cyverse_link.publish.bisque import BisqueClient
 
 T = TypeVar("T")
 
@@ -136,14 +137,13 @@ def open_run(
         if lock:
             opened.enter_context(RunLock(lock_path(settings)))
         made = _build(settings, given, build, opened)
+        book: Ledger | None = None
         if ledger is LedgerUse.CREATE:
-            book: Ledger | None = wiring.closing(opened, Ledger(settings.state.db_url))
+            book = Ledger(settings.state.db_url)
         elif ledger is LedgerUse.EXISTING:
             book = Ledger.open_existing(settings.state.db_url)
-            if book is not None:
-                opened.callback(book.close)
-        else:
-            book = None
+        if book is not None:
+            opened.callback(book.close)
         rules = settings.identifiers
         table = load_mapping_csv(rules.mapping_csv) if mapping and rules.mapping_csv else None
         yield RunContext(settings, made, parser=IdentifierParser(rules, table), ledger=book)
@@ -153,6 +153,10 @@ def _build(
     settings: Settings, given: Adapters, build: Collection[str], opened: ExitStack
 ) -> Adapters:
     store, portal, provider, bisque = given.store, given.portal, given.provider, given.bisque
+    if not build:
+        return given
+    from cyverse_link.run import wiring  # python-irodsclient, requests: only when needed
+
     if store is None and "store" in build:
         store = wiring.closing(opened, wiring.build_store(settings))
     if portal is None and "portal" in build:

@@ -22,6 +22,10 @@ resource writes each object to a vault file of the same name, where the file sys
 NAME_MAX (255 bytes on ext4/XFS) applies: names made here stay within it."""
 MAX_IRODS_PATH = 1087
 """Bytes of a full logical path that iRODS accepts (``MAX_NAME_LEN`` with its NUL, above)."""
+MAX_REL_PATH = 4096
+"""Longest drop-folder ``rel_path`` (characters) the tool handles, and the ledger column's width
+on every backend: Linux's PATH_MAX (4096 bytes, with its NUL) bounds any path a file can be
+opened by, and UTF-8 has at least one byte a character."""
 _DERIVATIVE_RX = re.compile(
     r"^(?P<stem>.+)\.(?P<tag>[0-9a-f]{8})\.(?P<kind>web|thumb|large)\.jpg$",
     re.IGNORECASE | re.DOTALL,

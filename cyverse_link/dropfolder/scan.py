@@ -26,10 +26,9 @@ from stat import S_ISREG
 from cyverse_link.config.settings import SourceSettings
 from cyverse_link.core.errors import ConfigError
 from cyverse_link.core.models import LocalFile, Problem
-from cyverse_link.core.naming import DERIVATIVE_DIR
+from cyverse_link.core.naming import DERIVATIVE_DIR, MAX_REL_PATH
 from cyverse_link.dropfolder import sniff
 from cyverse_link.dropfolder.sniff import TAIL_BYTES, check_image, extension_problem, sniff_mime
-from cyverse_link.ledger.schema import MAX_REL_PATH
 
 __all__ = [
     "CHUNK",

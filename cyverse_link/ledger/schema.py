@@ -13,6 +13,7 @@ from sqlalchemy.dialects import mysql
 from sqlalchemy.engine import Connection
 
 from cyverse_link.core.models import Status
+from cyverse_link.core.naming import MAX_REL_PATH
 
 __all__ = [
     "MAX_REL_PATH",
@@ -140,9 +141,6 @@ def _add_api_media(conn: Connection) -> None:
     api_media.create(conn, checkfirst=True)
 
 
-MAX_REL_PATH = 4096
-"""Longest ``rel_path`` (characters) every backend stores: Linux's PATH_MAX (4096 bytes, with
-its NUL) bounds any path a file can be opened by, and UTF-8 has at least one byte a character."""
 
 
 @migration(5)

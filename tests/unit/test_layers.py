@@ -32,7 +32,6 @@ EXEMPT = ("sandbox",)  # test servers: not layered, but never the CLI
 # Adapter → adapter imports as the tree has them (importing file, imported module). A new edge
 # between adapters is a design decision: add it here on purpose, or route it through ``run``.
 ADAPTER_EDGES = {
-    ("dropfolder/scan.py", "cyverse_link.ledger.schema"),  # MAX_REL_PATH: the column's width
     ("portal/api.py", "cyverse_link.ledger.media"),  # api mode's MediaRecords
 }
 

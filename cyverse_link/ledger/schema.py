@@ -141,8 +141,6 @@ def _add_api_media(conn: Connection) -> None:
     api_media.create(conn, checkfirst=True)
 
 
-
-
 @migration(5)
 def _long_rel_paths(conn: Connection) -> None:
     """MySQL/MariaDB: ``rel_path`` VARCHAR(768) failed every run holding a longer path ("Data

@@ -14,6 +14,7 @@ import pytest
 import sqlalchemy as sa
 
 from cyverse_link.config.settings import IrodsSettings, Settings, parse_settings
+from cyverse_link.core.retry import Backoff
 from cyverse_link.datastore.irods import IrodsStore
 from cyverse_link.portal.symbiota import SymbiotaDb
 from cyverse_link.sandbox.irods import SandboxIrods
@@ -60,7 +61,7 @@ def irods() -> Iterator[Irods]:
     settings = IrodsSettings(host=srv.host, port=srv.port, zone=ZONE, user=USER,
                              collection=SHARED, threads=2, connection_timeout=30,
                              retries=1)  # fmt: skip
-    store = IrodsStore(settings, PASSWORD, backoff=0)
+    store = IrodsStore(settings, PASSWORD, retry=Backoff(settings.retries, 0))
     try:
         yield Irods(srv, store, settings)
     finally:

@@ -4,6 +4,7 @@ passwords are resolved here, when a service is actually used, and passed on, nev
 from __future__ import annotations
 
 from contextlib import ExitStack
+from dataclasses import replace
 from typing import TypeVar
 
 import sqlalchemy as sa
@@ -19,7 +20,7 @@ from cyverse_link.portal.base import Portal
 from cyverse_link.portal.csvfile import ApiReader, CsvPortal
 from cyverse_link.portal.symbiota import SymbiotaDb
 from cyverse_link.publish.base import UrlProvider as UrlProviderProtocol
-from cyverse_link.publish.bisque import BisqueClient, BisqueProvider
+from cyverse_link.publish.bisque import BISQUE_RETRY, BisqueClient, BisqueProvider
 from cyverse_link.publish.davanon import DavAnonProvider
 
 T = TypeVar("T")
@@ -114,10 +115,9 @@ def build_bisque_client(settings: Settings) -> BisqueClient:
     b = settings.bisque
     return BisqueClient(
         b.url,
-        b.user,
-        resolve_password(settings, "bisque"),
+        (b.user, resolve_password(settings, "bisque")),
         timeout=b.timeout,
-        retries=b.retries,
+        retry=replace(BISQUE_RETRY, retries=b.retries),
     )
 
 

@@ -83,7 +83,7 @@ def build_csv_portal(settings: Settings) -> CsvPortal:
             retries=s.retries,
         )
         reader = ApiReader(matcher)
-    return CsvPortal(s.csv_dir, coll.collid, coll.code, reader)
+    return CsvPortal(s.csv_dir, collid=coll.collid, code=coll.code, reader=reader)
 
 
 def build_api_portal(settings: Settings) -> SymbiotaApiPortal:

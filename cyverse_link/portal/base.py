@@ -18,6 +18,20 @@ def sort_occurrence_value(sort: int | None) -> int:
 
 
 @dataclass(frozen=True)
+class MatchRules:
+    """Which occurrence records an image may link to, and how catalog numbers are compared:
+    records of collection ``collid`` only, looked up in the ``match_on`` sources (in order),
+    with leading zeros ignored when ``strip_leading_zeros`` (identifiers.*)."""
+
+    collid: int
+    match_on: tuple[str, ...] = ("catalogNumber", "otherCatalogNumbers")
+    strip_leading_zeros: bool = True
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "match_on", tuple(self.match_on))  # a list from the config
+
+
+@dataclass(frozen=True)
 class SchemaInfo:
     version: str | None  # schemaversion.versionnumber, None for CSV or when absent
     table: str  # "media", "images" or "csv"

@@ -4,6 +4,7 @@ passwords are resolved here, when a service is actually used, and passed on, nev
 from __future__ import annotations
 
 from contextlib import ExitStack
+from dataclasses import replace
 from typing import TypeVar
 
 import sqlalchemy as sa
@@ -11,15 +12,16 @@ import sqlalchemy as sa
 from cyverse_link.config.credentials import resolve_password
 from cyverse_link.config.settings import Settings
 from cyverse_link.core.models import PortalMode, UrlProvider
+from cyverse_link.core.retry import Backoff
 from cyverse_link.datastore.irods import IrodsStore
 from cyverse_link.portal.api import SymbiotaApiPortal
-from cyverse_link.portal.api_client import SymbiotaApi
+from cyverse_link.portal.api_client import API_RETRY, PortalLogin, SymbiotaApi
 from cyverse_link.portal.api_matching import ApiMatcher
-from cyverse_link.portal.base import Portal
+from cyverse_link.portal.base import MatchRules, Portal
 from cyverse_link.portal.csvfile import ApiReader, CsvPortal
 from cyverse_link.portal.symbiota import SymbiotaDb
 from cyverse_link.publish.base import UrlProvider as UrlProviderProtocol
-from cyverse_link.publish.bisque import BisqueClient, BisqueProvider
+from cyverse_link.publish.bisque import BISQUE_RETRY, BisqueClient, BisqueProvider
 from cyverse_link.publish.davanon import DavAnonProvider
 
 T = TypeVar("T")
@@ -48,6 +50,21 @@ def symbiota_needs_password(settings: Settings) -> bool:
     return url.get_backend_name() != "sqlite" and url.password is None
 
 
+def match_rules(settings: Settings) -> MatchRules:
+    """collection.collid and identifiers.*: which records an image may link to."""
+    ids = settings.identifiers
+    return MatchRules(
+        settings.collection.collid,
+        match_on=ids.match_on,
+        strip_leading_zeros=ids.strip_leading_zeros,
+    )
+
+
+def api_retry(settings: Settings) -> Backoff:
+    """The API client's retries: symbiota.retries, with its usual pauses."""
+    return replace(API_RETRY, retries=settings.symbiota.retries)
+
+
 def build_portal(settings: Settings) -> Portal:
     s = settings.symbiota
     if s.mode is PortalMode.CSV:
@@ -58,9 +75,7 @@ def build_portal(settings: Settings) -> Portal:
     return SymbiotaDb(
         s.db_url,
         password,
-        settings.collection.collid,
-        match_on=settings.identifiers.match_on,
-        strip_leading_zeros=settings.identifiers.strip_leading_zeros,
+        rules=match_rules(settings),
         create_skeletal=s.create_skeletal,
         batch_size=s.batch_size,
     )
@@ -72,17 +87,10 @@ def build_csv_portal(settings: Settings) -> CsvPortal:
     s, coll = settings.symbiota, settings.collection
     reader = None
     if s.api_root:
-        matcher = ApiMatcher.from_url(
-            s.api_root,
-            coll.collid,
-            match_on=settings.identifiers.match_on,
-            strip_leading_zeros=settings.identifiers.strip_leading_zeros,
-            concurrency=s.api_concurrency,
-            timeout=s.timeout,
-            retries=s.retries,
-        )
+        api = SymbiotaApi(s.api_root, timeout=s.timeout, retry=api_retry(settings))
+        matcher = ApiMatcher(api, match_rules(settings), concurrency=s.api_concurrency)
         reader = ApiReader(matcher)
-    return CsvPortal(s.csv_dir, coll.collid, coll.code, reader)
+    return CsvPortal(s.csv_dir, collid=coll.collid, code=coll.code, reader=reader)
 
 
 def build_api_portal(settings: Settings) -> SymbiotaApiPortal:
@@ -93,20 +101,17 @@ def build_api_portal(settings: Settings) -> SymbiotaApiPortal:
     key = "symbiota.password" if s.user else "symbiota.api_token"
     api = SymbiotaApi(
         s.api_root,
-        portal_url=s.portal_url or None,
         token=None if s.user else secret,
         timeout=s.timeout,
-        retries=s.retries,
+        retry=api_retry(settings),
         token_key=key,
     )
     return SymbiotaApiPortal(
         api,
-        settings.collection.collid,
-        settings.state.db_url,
-        match_on=settings.identifiers.match_on,
-        strip_leading_zeros=settings.identifiers.strip_leading_zeros,
+        match_rules(settings),
+        state_url=settings.state.db_url,
         concurrency=s.api_concurrency,
-        login=(s.user, secret) if s.user else None,
+        login=PortalLogin(s.portal_url or None, s.user, secret) if s.user else None,
     )
 
 
@@ -114,10 +119,9 @@ def build_bisque_client(settings: Settings) -> BisqueClient:
     b = settings.bisque
     return BisqueClient(
         b.url,
-        b.user,
-        resolve_password(settings, "bisque"),
+        (b.user, resolve_password(settings, "bisque")),
         timeout=b.timeout,
-        retries=b.retries,
+        retry=replace(BISQUE_RETRY, retries=b.retries),
     )
 
 

@@ -158,7 +158,7 @@ def test_listing_20000_objects_takes_paged_queries_not_round_trips_per_object(
     irods.store.server_version()  # log in first: count only the run's own requests
     irods.server.stats.reset()
     report = run_link(settings, SHARED, store=irods.store,
-                      portal=CsvPortal(settings.symbiota.csv_dir, 1, "ASU"),
+                      portal=CsvPortal(settings.symbiota.csv_dir, collid=1, code="ASU"),
                       provider=DavAnonProvider(settings.urls.davanon_base))  # fmt: skip
     stats = irods.server.stats.snapshot()
     assert report.counts.discovered == n and report.counts.extra["not_checked"] == n

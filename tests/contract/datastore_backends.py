@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 
 from cyverse_link.config.settings import IrodsSettings
+from cyverse_link.core.retry import Backoff
 from cyverse_link.datastore.irods import IrodsStore
 from cyverse_link.datastore.memory import MemoryStore
 
@@ -120,7 +121,8 @@ class Backend:
 
         assert self.settings is not None
         settings = dataclasses.replace(self.settings, **changes)
-        store = IrodsStore(settings, PASSWORD, backoff=0, sleep=self.between_attempts)
+        no_wait = Backoff(settings.retries, 0, sleep=self.between_attempts)
+        store = IrodsStore(settings, PASSWORD, retry=no_wait)
         self.made.append(store)
         return store
 
@@ -136,9 +138,8 @@ def _sandbox(persona: str) -> Iterator[Backend]:
         threads=4, connection_timeout=30, retries=RETRIES,
     )  # fmt: skip
     backend = Backend(f"sandbox-{persona}", None, srv, settings)
-    store = backend.store = IrodsStore(
-        settings, PASSWORD, backoff=0, sleep=backend.between_attempts
-    )
+    no_wait = Backoff(settings.retries, 0, sleep=backend.between_attempts)
+    store = backend.store = IrodsStore(settings, PASSWORD, retry=no_wait)
     try:
         store.ensure_collection(ROOT)
         yield backend
@@ -152,7 +153,7 @@ def _sandbox(persona: str) -> Iterator[Backend]:
 @pytest.fixture(params=["memory", "sandbox-4.3.1", "sandbox-4.2.8"])
 def backend(request: pytest.FixtureRequest) -> Iterator[Backend]:
     if request.param == "memory":
-        store = MemoryStore(zone=ZONE, user=USER, retries=RETRIES)
+        store = MemoryStore(zone=ZONE, user=USER, retry=Backoff(RETRIES, 0.0))
         store.ensure_collection(ROOT)
         yield Backend("memory", store)
         return

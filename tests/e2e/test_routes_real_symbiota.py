@@ -237,7 +237,7 @@ def test_the_import_page_maps_every_column_by_itself(
 ) -> None:
     """Every column of the import file is preselected as the field of its name: the manager
     only presses "Import"."""
-    portal = CsvPortal(tmp_path, COLLID, "X")
+    portal = CsvPortal(tmp_path, collid=COLLID, code="X")
     urls = MediaUrls(
         "https://d.example/w.jpg", "https://d.example/t.jpg", "https://d.example/o.jpg"
     )

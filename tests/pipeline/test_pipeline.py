@@ -16,6 +16,7 @@ from cyverse_link.config.settings import Settings, parse_settings
 from cyverse_link.core.errors import LockHeld, PermissionDenied, ServiceUnavailable, TransferFailed
 from cyverse_link.core.events import Event, EventKind
 from cyverse_link.core.models import Stage, Status
+from cyverse_link.core.retry import Backoff
 from cyverse_link.dropfolder import scan as scan_mod
 from cyverse_link.ledger.store import Ledger
 from cyverse_link.publish.davanon import DavAnonProvider
@@ -75,7 +76,7 @@ def drop(tmp_path: Path) -> Path:
 class World:
     def __init__(self, s: Settings) -> None:
         self.settings = s
-        self.store = KillingStore(retries=2)
+        self.store = KillingStore(retry=Backoff(retries=2, base_delay=0.0))
         self.portal = FakePortal(
             specimens={"ASU0000001": [101], "ASU0000002": [102], "ASU0000006": [106, 107]}
         )

@@ -28,6 +28,7 @@ from PIL import Image
 
 from cyverse_link.config.settings import Settings, load_settings
 from cyverse_link.core.models import Stage, Status
+from cyverse_link.core.retry import Backoff
 from cyverse_link.ledger.store import FileRecord, Ledger
 from cyverse_link.sandbox.irods import SandboxIrods
 from cyverse_link.sandbox.irods.server import ObjectInfo
@@ -169,7 +170,9 @@ class Rig:
 
         store = None
         if quick_resend and "store" not in kwargs:
-            store = kwargs["store"] = IrodsStore(self.settings.irods, IRODS_PASSWORD, backoff=0)
+            irods = self.settings.irods
+            no_wait = Backoff(irods.retries, 0)  # re-send at once
+            store = kwargs["store"] = IrodsStore(irods, IRODS_PASSWORD, retry=no_wait)
         try:
             with self.environment():
                 return run_sync(self.settings, retry_delay=0, **kwargs)

@@ -6,12 +6,13 @@ from __future__ import annotations
 
 import io
 from collections.abc import Iterator
+from dataclasses import replace
 
 import pytest
 from PIL import Image
 
 from cyverse_link.core.urls import bisque_irods_value, irods_value_forms
-from cyverse_link.publish.bisque import BisqueClient, BisqueProvider
+from cyverse_link.publish.bisque import BISQUE_RETRY, BisqueClient, BisqueProvider
 from cyverse_link.publish.bisque_xml import query_pattern
 from cyverse_link.sandbox.bisque_server import BisqueSandbox
 
@@ -34,7 +35,8 @@ def sb() -> Iterator[BisqueSandbox]:
 
 
 def client(sb: BisqueSandbox, user: str = "alice") -> BisqueClient:
-    return BisqueClient(sb.url, user, USERS[user], sleep=lambda s: None)
+    no_wait = replace(BISQUE_RETRY, sleep=lambda s: None)
+    return BisqueClient(sb.url, (user, USERS[user]), retry=no_wait)
 
 
 def inserts(sb: BisqueSandbox) -> int:

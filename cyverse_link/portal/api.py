@@ -3,7 +3,7 @@
 
 * matching: ``ApiMatcher`` (read-only, db mode's rules, see ``api_matching.py``);
 * writing: one ``POST /media`` per new image, one ``PATCH /media/{mediaID}`` per changed one,
-  nothing for an unchanged one. The ledger's ``api_media`` table (``ledger_media.py``) keeps,
+  nothing for an unchanged one. The ledger's ``api_media`` table (``ledger/media.py``) keeps,
   per sourceIdentifier, the row's ``mediaID``/``recordID`` and the fields this tool last wrote;
 * a field a curator changed in the portal (its value is no longer what this tool last wrote)
   is kept, and the link says so in the log;

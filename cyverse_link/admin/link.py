@@ -193,14 +193,7 @@ class _LinkRun:
     def _map(self, job: Job | None) -> None:
         """``job`` to the portal step (None: what is queued); report what came of it."""
         assert self.mapper is not None
-        try:
-            if job is None:
-                self.mapper.flush()
-            else:
-                self.mapper.add(job)
-        finally:
-            for result in self.mapper.take():
-                self._mapped(result)
+        self.mapper.feed(job, self._mapped)
 
     def _records(self, keys: list[str]) -> dict[str, FileRecord]:
         return self.ledger.get_many(keys) if self.ledger is not None else {}

@@ -8,6 +8,7 @@ specimen record appears; with ``create_skeletal`` unmatched ones are written too
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from cyverse_link.core.errors import CyverseLinkError, ServiceUnavailable
@@ -78,6 +79,19 @@ class Mapper:
         self.pending.append(job)
         if len(self.pending) >= self.batch_size:
             self.flush()
+
+    def feed(self, job: Job | None, handle: Callable[[Mapped], None]) -> None:
+        """Queue ``job`` (None: match and write what is queued) and hand every outcome that
+        came of it to ``handle``, in order: also when a service failure stops a batch half
+        way (its unmatched files were already recorded), before the failure propagates."""
+        try:
+            if job is None:
+                self.flush()
+            else:
+                self.add(job)
+        finally:
+            for result in self.take():
+                handle(result)
 
     def take(self) -> list[Mapped]:
         """The outcomes since the last ``take``, in order; also those of a batch that a

@@ -191,14 +191,7 @@ class SyncRun:
 
     def _map(self, job: Job | None) -> None:
         """``job`` to the portal step (None: what is queued); report what came of it."""
-        try:
-            if job is None:
-                self.mapper.flush()
-            else:
-                self.mapper.add(job)
-        finally:
-            for result in self.mapper.take():
-                self._mapped(result)
+        self.mapper.feed(job, self._mapped)
 
     def _classify(self, item: PlanItem) -> Job | None:
         """What is left to do for one file (main thread); None when nothing is."""

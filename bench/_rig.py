@@ -26,7 +26,7 @@ from typing import Any
 
 from PIL import Image
 
-from cyverse_link.config import Settings, parse_settings
+from cyverse_link.config.settings import Settings, parse_settings
 
 USER = "bench"
 FOLDER = "bench-herbarium"
@@ -129,7 +129,7 @@ def sync_settings(work: Path, server: Server, collection: str, threads: int) -> 
 def timed_sync(settings: Settings, server: Server) -> tuple[float, float, dict[str, int]]:
     """Wall and CPU seconds for one ``run_sync``, and its counts; the password reaches it
     through the environment."""
-    from cyverse_link.pipeline import run_sync
+    from cyverse_link.sync.pipeline import run_sync
 
     os.environ["BENCH_IRODS_PASSWORD"] = server.password
     try:

@@ -31,10 +31,11 @@ from typing import Any
 import requests
 import sqlalchemy as sa
 
-from cyverse_link.models import Match, MediaLink, MediaUrls
+from cyverse_link.core.models import Match, MediaLink, MediaUrls
 from cyverse_link.portal.api import SymbiotaApiPortal
 from cyverse_link.portal.api_client import SymbiotaApi
 from cyverse_link.portal.api_rows import post_body, tracked_values
+from cyverse_link.portal.base import MatchRules
 
 REPEATS = int(os.environ.get("BENCH_REPEATS", "3"))
 COLLID = 7
@@ -94,7 +95,8 @@ def main(n: int) -> None:
             # ours: from catalog numbers to rows, with a fresh ledger (a first run)
             with tempfile.TemporaryDirectory() as tmp:
                 api = SymbiotaApi(info["api_url"], token=info["api_token"])
-                portal = SymbiotaApiPortal(api, COLLID, f"sqlite:///{tmp}/state.sqlite")
+                state = f"sqlite:///{tmp}/state.sqlite"
+                portal = SymbiotaApiPortal(api, MatchRules(COLLID), state_url=state)
                 t0 = time.perf_counter()
                 matches = portal.match([lk.catalog for lk in links])
                 result = portal.write([(lk, matches[lk.catalog]) for lk in links])

@@ -85,7 +85,7 @@ def ensure_masters() -> dict[str, Path]:
 
 def child(engine: str, master: Path, workers: int) -> None:
     """One job in this process; prints {"seconds", "peak_mib"} as JSON."""
-    from cyverse_link.config import DerivativeSettings
+    from cyverse_link.config.settings import DerivativeSettings
 
     settings = DerivativeSettings()
     if engine == "pillow":
@@ -100,7 +100,7 @@ def child(engine: str, master: Path, workers: int) -> None:
         def job(i: int) -> None:
             pillow_derivatives(master, widths, settings.jpeg_quality)
     else:
-        from cyverse_link.derivatives import make_derivatives
+        from cyverse_link.dropfolder.derivatives import make_derivatives
 
         def job(i: int) -> None:
             with tempfile.TemporaryDirectory() as out:

@@ -34,7 +34,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from _rig import USER, Server, sandbox
 
-from cyverse_link.config import IrodsSettings
+from cyverse_link.config.settings import IrodsSettings
 from cyverse_link.datastore.irods import IrodsStore
 
 DELAY = 0.02

@@ -27,7 +27,8 @@ import uuid
 
 import sqlalchemy as sa
 
-from cyverse_link.models import Match, MediaLink, MediaUrls
+from cyverse_link.core.models import Match, MediaLink, MediaUrls
+from cyverse_link.portal.base import MatchRules
 from cyverse_link.portal.symbiota import SymbiotaDb
 from cyverse_link.sandbox.symbiota_schema import add_collection, create_symbiota_schema
 
@@ -99,13 +100,8 @@ def main(n: int, batch_size: int) -> None:
                 [{"collid": collid, "catalogNumber": f"ASU{i:07d}"} for i in range(n)],
             )
         links = links_for(n)
-        db = SymbiotaDb(
-            url,
-            None,
-            collid,
-            match_on=("catalogNumber", "otherCatalogNumbers"),
-            batch_size=batch_size,
-        )
+        rules = MatchRules(collid, match_on=("catalogNumber", "otherCatalogNumbers"))
+        db = SymbiotaDb(url, None, rules=rules, batch_size=batch_size)
         db.schema()
 
         # REPEATS alternating runs: the machine is shared, so single runs are noisy

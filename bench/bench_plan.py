@@ -62,8 +62,8 @@ def warm_ledger(root: Path, db_url: str) -> None:
     """What a completed ``sync`` leaves behind, written through the Ledger API."""
     import hashlib
 
-    from cyverse_link.ledger import Ledger
-    from cyverse_link.models import MediaUrls, Stage, Status
+    from cyverse_link.core.models import MediaUrls, Stage, Status
+    from cyverse_link.ledger.store import Ledger
 
     md5 = hashlib.md5(CONTENT, usedforsecurity=False).hexdigest()
     base = "https://data.cyverse.org/dav-anon/iplant/projects/bench/ASU"
@@ -87,8 +87,8 @@ def warm_ledger(root: Path, db_url: str) -> None:
                 last_run=run,
             )
         # As run_sync ends: the catalog numbers recorded are checked against the rules.
-        from cyverse_link.config import parse_settings
-        from cyverse_link.identifiers import IdentifierParser
+        from cyverse_link.config.settings import parse_settings
+        from cyverse_link.core.identifiers import IdentifierParser
 
         rules = parse_settings(settings_for(root.parent)).identifiers
         parser = IdentifierParser(rules)
@@ -101,7 +101,7 @@ def _count(root: Path) -> int:
 
 def prepare(work: Path, n: int) -> Path:
     """A tree of n files and its warm ledger under ``work/n<n>``; reused when complete."""
-    from cyverse_link.ledger_schema import SCHEMA_VERSION
+    from cyverse_link.ledger.schema import SCHEMA_VERSION
 
     where = work / f"n{n}"
     ready = where / "ready"
@@ -163,8 +163,8 @@ def child(where: Path, traced: bool) -> None:
     the tracemalloc peak of Python allocations during the plan) as JSON."""
     import tracemalloc
 
-    from cyverse_link.config import parse_settings
-    from cyverse_link.plan import run_plan
+    from cyverse_link.config.settings import parse_settings
+    from cyverse_link.sync.plan import run_plan
 
     settings = parse_settings(settings_for(where))
     base_kb = _status_kib("VmRSS:")

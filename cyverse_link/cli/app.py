@@ -24,9 +24,9 @@ from typing import Any, NoReturn, TypeVar
 import click
 
 from cyverse_link import __version__
-from cyverse_link.config import Settings, default_config_path, load_settings
-from cyverse_link.credentials import redactor
-from cyverse_link.errors import CyverseLinkError
+from cyverse_link.config.credentials import redactor
+from cyverse_link.config.settings import Settings, default_config_path, load_settings
+from cyverse_link.core.errors import CyverseLinkError
 
 F = TypeVar("F", bound=Callable[..., Any])
 log = logging.getLogger("cyverse_link")

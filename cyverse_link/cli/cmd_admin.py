@@ -28,7 +28,7 @@ def link(obj: Context, irods_collection: str, publish: bool, dry_run: bool) -> N
     in `_derivatives/` become the web and thumbnail URLs of their original. Safe to run
     again: linked objects are skipped. Exit code 0 all done, 1 some objects failed (see the
     report), 2 config, 3 a service could not be reached, 4 another run holds the lock."""
-    from cyverse_link.link import run_link
+    from cyverse_link.admin.link import run_link
 
     settings = obj.settings()
     with ProgressView(obj.progress, obj.quiet) as view:
@@ -57,7 +57,7 @@ def relink(obj: Context, dry_run: bool, search: tuple[str, ...]) -> None:
     file name Symbiota's harvester stored and the catalog number, in relink.search_collections.
     Unresolved rows are listed and left untouched; nothing is ever deleted. Run --dry-run
     first. Exit codes as for `link`."""
-    from cyverse_link.relink import run_relink
+    from cyverse_link.admin.relink import run_relink
 
     settings = obj.settings()
     with ProgressView(obj.progress, obj.quiet) as view:

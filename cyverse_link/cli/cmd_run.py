@@ -10,9 +10,10 @@ import click
 from cyverse_link.cli.app import Context, cli, command_options, handle_errors
 from cyverse_link.cli.output import PlanProgress, ProgressView, print_report, print_summary
 from cyverse_link.cli.summaries import PlanNotes, print_demo, print_plan
-from cyverse_link.ledger import Ledger, RunLock, lock_path_for
-from cyverse_link.logsafe import printable
-from cyverse_link.plan import PlanEvent, run_plan
+from cyverse_link.core.logsafe import printable
+from cyverse_link.ledger.store import Ledger
+from cyverse_link.run.lock import RunLock, lock_path_for
+from cyverse_link.sync.plan import PlanEvent, run_plan
 
 
 @cli.command()
@@ -113,7 +114,7 @@ def sync(obj: Context, limit: int | None, dry_run: bool) -> None:
     Incremental and resumable: files already linked are skipped without being read. Exit
     code 0 all done, 1 some files failed (see the report), 2 config, 3 a service could not be
     reached, 4 another run holds the lock."""
-    from cyverse_link.pipeline import run_sync, stop_on_signals
+    from cyverse_link.sync.pipeline import run_sync, stop_on_signals
 
     settings = obj.settings()
     with stop_on_signals() as stop, ProgressView(obj.progress, obj.quiet) as view:
@@ -139,7 +140,7 @@ def verify(obj: Context, concurrency: int, timeout: float) -> None:
 
     Exit code 1 when any URL is broken, gone, not an image or of the wrong size.
     """
-    from cyverse_link.verify import run_verify
+    from cyverse_link.admin.verify import run_verify
 
     report = run_verify(obj.settings(), concurrency=max(1, concurrency), timeout=timeout)
     obj.emit(report.as_dict())
@@ -180,8 +181,8 @@ def demo(obj: Context, provider: str, workdir: Path | None) -> None:
     No network, no account, no password: a sandbox iRODS server on 127.0.0.1, a SQLite
     Symbiota database with sample specimens and a folder of sample images (some bad on
     purpose). `sync` runs twice; the second run has nothing to do."""
-    from cyverse_link.demo import remove_workdir, run_demo
-    from cyverse_link.models import UrlProvider
+    from cyverse_link.core.models import UrlProvider
+    from cyverse_link.demo.run import remove_workdir, run_demo
 
     with ProgressView(obj.progress, obj.quiet) as view:
         result = run_demo(workdir, provider=UrlProvider(provider), on_event=view)

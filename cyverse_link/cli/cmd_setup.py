@@ -9,15 +9,15 @@ from pathlib import Path
 import click
 
 from cyverse_link.cli.app import Context, cli, command_options, handle_errors
-from cyverse_link.config import load_settings
-from cyverse_link.credentials import (
+from cyverse_link.config.credentials import (
     SERVICES,
     Service,
     delete_password,
     keyring_username,
     store_password,
 )
-from cyverse_link.errors import ConfigError
+from cyverse_link.config.settings import load_settings
+from cyverse_link.core.errors import ConfigError
 
 
 @cli.command()
@@ -114,7 +114,7 @@ def check(obj: Context) -> None:
 
     One line per service: `=` fine, `!` a problem. Exit code 3 when a service is unreachable
     or refuses the login, 2 for a config problem (a missing password included)."""
-    from cyverse_link.check import exit_code, run_check
+    from cyverse_link.admin.check import exit_code, run_check
 
     lines = run_check(obj.settings())
     if obj.json_output:

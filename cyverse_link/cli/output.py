@@ -11,9 +11,9 @@ from typing import Any
 import click
 
 from cyverse_link.cli.app import Context
-from cyverse_link.credentials import redactor
-from cyverse_link.logsafe import printable
-from cyverse_link.plan import PlanEvent
+from cyverse_link.config.credentials import redactor
+from cyverse_link.core.logsafe import printable
+from cyverse_link.sync.plan import PlanEvent
 
 log = logging.getLogger("cyverse_link")
 
@@ -95,7 +95,7 @@ _URL_LABELS = (
 
 def print_relink_changes(path: Path) -> None:
     """Before → after per row, from the dry run's report (the library counts, the CLI draws)."""
-    from cyverse_link.report import load_report
+    from cyverse_link.run.report import load_report
 
     for entry in load_report(path)["entries"]:
         row = entry["rel_path"].removeprefix("relink:").replace(":", " ")
@@ -179,8 +179,8 @@ class ProgressView:
             self._progress.update(self._tasks[key], advance=1)
 
     def __call__(self, event: Any) -> None:
-        from cyverse_link.events import EventKind
-        from cyverse_link.models import Stage
+        from cyverse_link.core.events import EventKind
+        from cyverse_link.core.models import Stage
 
         kind, rel = event.kind, event.rel_path
         if kind is EventKind.STARTED:  # a new run (demo runs two): counters start again

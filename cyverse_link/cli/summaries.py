@@ -13,7 +13,7 @@ from typing import Any
 import click
 
 from cyverse_link.cli.app import Context
-from cyverse_link.plan import PlanEvent
+from cyverse_link.sync.plan import PlanEvent
 
 # What each of a plan's counts means (the SPEC counts of a real run are all 0 in a plan).
 _PLAN_ROWS = (
@@ -44,7 +44,7 @@ class PlanNotes:
         self.flagged_total = 0
 
     def __call__(self, event: PlanEvent) -> None:
-        from cyverse_link.plan import Decision
+        from cyverse_link.sync.plan import Decision
 
         if event.kind == "skipped":
             self._keep(self.refused, (event.rel_path, "skipped", event.detail or ""))
@@ -64,7 +64,7 @@ class PlanNotes:
 
 
 def _flag_text(event: PlanEvent) -> str:
-    from cyverse_link.models import Problem
+    from cyverse_link.core.models import Problem
 
     if event.detail:
         return event.detail
@@ -161,7 +161,7 @@ _DEMO_URLS = {
 
 def print_demo(obj: Context, result: Any, kept: bool) -> None:
     """What the demo did, in words a first-time user can follow."""
-    from cyverse_link.report import load_report
+    from cyverse_link.run.report import load_report
 
     first, second = result.first, result.second
     click.echo(f"sandbox iRODS {result.irods_version}, URLs: {result.provider}")

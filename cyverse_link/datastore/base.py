@@ -10,8 +10,8 @@ from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Protocol
 
-from cyverse_link.errors import DataStoreError, PermissionDenied
-from cyverse_link.models import RemoteObject
+from cyverse_link.core.errors import DataStoreError, PermissionDenied
+from cyverse_link.core.models import RemoteObject
 
 AVU_PREFIX = "cyverse_link."  # ``ipc*`` attributes are reserved (protected) on CyVerse
 RESERVED_AVU_PREFIX = "ipc"

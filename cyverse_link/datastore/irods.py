@@ -32,7 +32,6 @@ from __future__ import annotations
 import logging
 import posixpath
 import threading
-import time
 from collections.abc import Callable, Iterator, Mapping
 from functools import partial
 from pathlib import Path
@@ -46,7 +45,16 @@ from irods.meta import AVUOperation, iRODSMeta
 from irods.models import Collection, CollectionAccess, DataAccess, DataObject, User
 from irods.session import iRODSSession
 
-from cyverse_link.config import IrodsSettings
+from cyverse_link.config.settings import IrodsSettings
+from cyverse_link.core.errors import (
+    ChecksumMismatch,
+    CyverseLinkError,
+    NotFound,
+    ServiceUnavailable,
+    TransferFailed,
+)
+from cyverse_link.core.models import RemoteObject
+from cyverse_link.core.retry import Backoff
 from cyverse_link.datastore.base import AVU_PREFIX, avu_attribute, check_avu_value
 from cyverse_link.datastore.irods_budget import ConnectionBudget
 from cyverse_link.datastore.irods_errors import TRANSIENT, connect_error, translate
@@ -61,14 +69,6 @@ from cyverse_link.datastore.irods_ops import (
     checksum_options,
 )
 from cyverse_link.datastore.irods_put import registered_checksum, upload
-from cyverse_link.errors import (
-    ChecksumMismatch,
-    CyverseLinkError,
-    NotFound,
-    ServiceUnavailable,
-    TransferFailed,
-)
-from cyverse_link.models import RemoteObject
 
 log = logging.getLogger(__name__)
 
@@ -85,11 +85,17 @@ _READ_LEVELS = {
 _WRITE_LEVELS = {"write", "modify object", "modify_object", "own"}
 
 
+def default_retry(settings: IrodsSettings) -> Backoff:
+    """``irods.retries`` re-sends of an upload, 2 s before the first, doubled, at most 60 s."""
+    return Backoff(retries=settings.retries, base_delay=2.0, max_wait=60.0)
+
+
 class IrodsStore:
     """``DataStore`` + ``PublicLinker`` over python-irodsclient. Thread-safe.
 
-    ``backoff`` (seconds, doubled per re-send, capped at 60) and ``sleep`` are injectable so
-    tests need not wait.
+    ``retry`` says how often and how patiently an upload is re-sent; by default
+    ``irods.retries`` re-sends, 2 s before the first, doubled per re-send, capped at 60 s
+    (``default_retry``). Tests pass one that does not wait.
     """
 
     def __init__(
@@ -98,14 +104,13 @@ class IrodsStore:
         password: str,
         *,
         application_name: str = "cyverse_link",
-        backoff: float = 2.0,
-        sleep: Callable[[float], None] = time.sleep,
+        retry: Backoff | None = None,
         parallel_streams: int = 1,
     ) -> None:
         self._settings = settings
         self._password = password
         self._app = application_name
-        self._backoff, self._sleep = backoff, sleep
+        self._retry = default_retry(settings) if retry is None else retry
         self._local = threading.local()
         self._lock = threading.Lock()
         self._sessions: list[iRODSSession] = []
@@ -260,7 +265,7 @@ class IrodsStore:
         try:
             session = upload(
                 self._session, local, remote, md5, options, read_back=read_back,
-                extra_streams=extra, retries=self._settings.retries, pause=self._pause,
+                extra_streams=extra, retry=self._retry,
             )  # fmt: skip
         finally:
             self._budget.give_back(extra)
@@ -278,9 +283,6 @@ class IrodsStore:
                 )
             self._md5_confirmed = True
         return RemoteObject(remote, size, md5, None)
-
-    def _pause(self, attempt: int) -> None:
-        self._sleep(min(60.0, self._backoff * 2 ** (attempt - 1)))
 
     def checksum(self, remote: str) -> str:
         def run(s: iRODSSession) -> str:

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from cyverse_link.config import IrodsSettings
+from cyverse_link.config.settings import IrodsSettings
+from cyverse_link.core.errors import NotFound
 from cyverse_link.datastore.irods import IrodsStore
-from cyverse_link.errors import NotFound
 
 
 @dataclass(frozen=True)

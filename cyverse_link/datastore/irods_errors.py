@@ -1,4 +1,4 @@
-"""python-irodsclient exceptions → ``cyverse_link.errors``, with messages that say what to do.
+"""python-irodsclient exceptions → ``cyverse_link.core.errors``, with messages that say what to do.
 
 Only class names, codes and paths reach a message: never the password, never the server's
 free text (which could echo anything back).
@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from irods import exception as ex
 
-from cyverse_link.errors import (
+from cyverse_link.core.errors import (
     AuthenticationFailed,
     ChecksumMismatch,
     CyverseLinkError,

@@ -17,8 +17,8 @@ from irods.column import Criterion
 from irods.models import Collection, DataObject, DataObjectMeta
 from irods.session import iRODSSession
 
-from cyverse_link.errors import ChecksumMismatch
-from cyverse_link.models import RemoteObject
+from cyverse_link.core.errors import ChecksumMismatch
+from cyverse_link.core.models import RemoteObject
 
 PAGE_SIZE = 500  # rows per GenQuery page (PRC's and the server's default)
 # PRC 3.3.0 irods/manager/data_object_manager.py MAXIMUM_SINGLE_THREADED_TRANSFER_SIZE ~143:

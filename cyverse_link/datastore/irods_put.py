@@ -11,6 +11,8 @@ from pathlib import Path
 from irods import exception as ex
 from irods.session import iRODSSession
 
+from cyverse_link.core.errors import ChecksumMismatch, DataStoreError, TransferFailed
+from cyverse_link.core.retry import Backoff
 from cyverse_link.datastore.irods_errors import TRANSIENT, translate
 from cyverse_link.datastore.irods_ops import (
     ParallelFailed,
@@ -19,7 +21,6 @@ from cyverse_link.datastore.irods_ops import (
     _send_parallel,
     _stat,
 )
-from cyverse_link.errors import ChecksumMismatch, DataStoreError, TransferFailed
 
 log = logging.getLogger(__name__)
 
@@ -33,18 +34,17 @@ def upload(
     *,
     read_back: bool,
     extra_streams: int,
-    retries: int,
-    pause: Callable[[int], None],
+    retry: Backoff,
 ) -> iRODSSession:
-    """Send ``local`` until the Data Store holds exactly its bytes, at most ``retries`` re-sends
-    (``pause(attempt)`` before each). Returns the session that succeeded. Raises
+    """Send ``local`` until the Data Store holds exactly its bytes, at most ``retry.retries``
+    re-sends (``retry.pause(attempt)`` before each). Returns the session that succeeded. Raises
     ChecksumMismatch / TransferFailed (retryable) after the last attempt, or what
     ``translate`` makes of any other error at once."""
     error: DataStoreError | None = None
     cause: BaseException | None = None
-    for attempt in range(retries + 1):
+    for attempt in range(retry.retries + 1):
         if attempt:
-            pause(attempt)
+            retry.pause(attempt)
             log.warning("re-sending %s (attempt %d): %s", remote, attempt + 1, error)
         session = session_for()
         try:

@@ -12,15 +12,13 @@ from __future__ import annotations
 import hashlib
 import posixpath
 import threading
-import time
 from collections import Counter
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
-from cyverse_link.datastore.base import AVU_PREFIX, avu_attribute, check_avu_value
-from cyverse_link.errors import (
+from cyverse_link.core.errors import (
     ChecksumMismatch,
     DataStoreError,
     NotFound,
@@ -28,9 +26,12 @@ from cyverse_link.errors import (
     ServiceUnavailable,
     TransferFailed,
 )
-from cyverse_link.models import RemoteObject
+from cyverse_link.core.models import RemoteObject
+from cyverse_link.core.retry import Backoff
+from cyverse_link.datastore.base import AVU_PREFIX, avu_attribute, check_avu_value
 
 ANONYMOUS = "anonymous"
+MEMORY_RETRY = Backoff(retries=3, base_delay=0.0)
 
 
 @dataclass
@@ -89,8 +90,8 @@ def _norm(path: str) -> str:
 class MemoryStore:
     """``DataStore`` + ``PublicLinker`` kept in a dict. Thread-safe.
 
-    ``retries`` re-sends after the first attempt (like ``irods.retries``); ``sleep`` and
-    ``backoff`` make the pause between attempts injectable (none by default).
+    ``retry.retries`` re-sends after the first attempt (like ``irods.retries``), pausing as
+    ``retry`` says (``MEMORY_RETRY``: 3 re-sends, no pause).
     """
 
     def __init__(
@@ -98,13 +99,11 @@ class MemoryStore:
         *,
         zone: str = "iplant",
         user: str = "rods",
-        retries: int = 3,
-        backoff: float = 0.0,
-        sleep: Callable[[float], None] = time.sleep,
+        retry: Backoff = MEMORY_RETRY,
         version: str = "4.3.1",
     ) -> None:
-        self.zone, self.user, self.retries = zone, user, retries
-        self._backoff, self._sleep, self._version = backoff, sleep, version
+        self.zone, self.user, self.retries = zone, user, retry.retries
+        self._retry, self._version = retry, version
         self.faults = MemoryFaults()
         self.calls: Counter[str] = Counter()  # operation name -> calls (incl. re-sends)
         self._lock = threading.RLock()
@@ -165,7 +164,7 @@ class MemoryStore:
         error: DataStoreError | None = None
         for attempt in range(self.retries + 1):
             if attempt:
-                self._sleep(self._backoff * 2 ** (attempt - 1))
+                self._retry.pause(attempt)
             self._enter("put")
             with self._lock:
                 self._check_put_target(remote)

@@ -3,7 +3,7 @@
 
 * matching: ``ApiMatcher`` (read-only, db mode's rules, see ``api_matching.py``);
 * writing: one ``POST /media`` per new image, one ``PATCH /media/{mediaID}`` per changed one,
-  nothing for an unchanged one. The ledger's ``api_media`` table (``ledger_media.py``) keeps,
+  nothing for an unchanged one. The ledger's ``api_media`` table (``ledger/media.py``) keeps,
   per sourceIdentifier, the row's ``mediaID``/``recordID`` and the fields this tool last wrote;
 * a field a curator changed in the portal (its value is no longer what this tool last wrote)
   is kept, and the link says so in the log;
@@ -21,16 +21,15 @@ from __future__ import annotations
 
 import logging
 import threading
-import time
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
-from cyverse_link.errors import AuthenticationFailed, PortalError, ServiceUnavailable
-from cyverse_link.ledger_media import MediaRecord, MediaRecords, written_equal
-from cyverse_link.models import Match, MatchStatus, MediaLink
-from cyverse_link.portal.api_client import SymbiotaApi
+from cyverse_link.core.errors import AuthenticationFailed, PortalError, ServiceUnavailable
+from cyverse_link.core.models import Match, MatchStatus, MediaLink
+from cyverse_link.ledger.media import MediaRecord, MediaRecords, written_equal
+from cyverse_link.portal.api_client import PortalLogin, SymbiotaApi
 from cyverse_link.portal.api_matching import UNMATCHED_NOTE, ApiMatcher
 from cyverse_link.portal.api_rows import (
     find_ours,
@@ -38,7 +37,7 @@ from cyverse_link.portal.api_rows import (
     post_body,
     tracked_values,
 )
-from cyverse_link.portal.base import SchemaInfo, WriteResult
+from cyverse_link.portal.base import MatchRules, SchemaInfo, WriteResult
 
 log = logging.getLogger(__name__)
 
@@ -79,24 +78,17 @@ class SymbiotaApiPortal:
     def __init__(
         self,
         api: SymbiotaApi,
-        collid: int,
-        state_url: str,
+        rules: MatchRules,
         *,
-        match_on: Sequence[str] = ("catalogNumber", "otherCatalogNumbers"),
-        strip_leading_zeros: bool = True,
+        state_url: str,
         concurrency: int = 4,
-        login: tuple[str, str] | None = None,
+        login: PortalLogin | None = None,
     ) -> None:
         self.api = api
-        self.collid = int(collid)
+        self.rules = rules
+        self.collid = int(rules.collid)
         self.concurrency = max(1, concurrency)
-        self.matcher = ApiMatcher(
-            api,
-            collid,
-            match_on=match_on,
-            strip_leading_zeros=strip_leading_zeros,
-            concurrency=concurrency,
-        )
+        self.matcher = ApiMatcher(api, rules, concurrency=concurrency)
         self._login = login
         self._state_url = state_url
         self._records: MediaRecords | None = None
@@ -109,7 +101,7 @@ class SymbiotaApiPortal:
     def _ensure_token(self) -> None:
         with self._lock:
             if not self.api.has_token and self._login is not None:
-                self.api.login(*self._login)
+                self.api.login(self._login)
 
     def _ledger(self) -> MediaRecords:
         if self._records is None:
@@ -310,7 +302,7 @@ class SymbiotaApiPortal:
                 found = find_ours(rows, [j.sid], [])
                 if found is not None:
                     return dict(found)
-                time.sleep(self.api.backoff * (2**attempt))
+                self.api.retry.pause(attempt + 1)
         raise AssertionError("unreachable")  # pragma: no cover
 
     def _existing_rows(self, occids: set[int]) -> dict[int, list[dict[str, Any]]]:

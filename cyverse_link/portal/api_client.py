@@ -27,18 +27,20 @@ from __future__ import annotations
 import logging
 import re
 import threading
-import time
 from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
 from typing import Any
 
 import requests
 
-from cyverse_link.credentials import redactor
-from cyverse_link.errors import AuthenticationFailed, PortalError, ServiceUnavailable
+from cyverse_link.config.credentials import redactor
+from cyverse_link.core.errors import AuthenticationFailed, PortalError, ServiceUnavailable
+from cyverse_link.core.retry import Backoff
 
 log = logging.getLogger(__name__)
 
 MAX_OCCURRENCE_PAGE = 300  # OccurrenceController: 'limit' => ['integer', 'max:300']
+API_RETRY = Backoff(retries=3, base_delay=0.5)  # 0.5 s, 1 s, 2 s; runs take symbiota.retries
 _SECRET_IN_TEXT = re.compile(
     r"((?:apiToken|token|pw|password)[\"']?\s*[=:]\s*[\"']?)([^&\s\"',}]+)", re.IGNORECASE
 )
@@ -54,6 +56,16 @@ def _short(resp: requests.Response) -> str:
     return redact(body[:200])
 
 
+@dataclass(frozen=True)
+class PortalLogin:
+    """A portal account (``symbiota.user`` + password), exchanged for an API token at
+    ``<portal_url>/webservices/token.php`` on the first write."""
+
+    portal_url: str | None
+    user: str
+    password: str = field(repr=False)
+
+
 class SymbiotaApi:
     """One portal's API. Thread-safe: each thread gets its own ``requests.Session``."""
 
@@ -61,19 +73,16 @@ class SymbiotaApi:
         self,
         api_url: str,
         *,
-        portal_url: str | None = None,
         token: str | None = None,
         timeout: float = 30.0,
-        retries: int = 3,
-        backoff: float = 0.5,
+        retry: Backoff = API_RETRY,
         token_key: str = "symbiota.api_token",
     ) -> None:
         self.api_url = api_url.rstrip("/")
-        self.portal_url = portal_url.rstrip("/") if portal_url else None
         self._token = token
         self.timeout = timeout
-        self.retries = max(0, retries)
-        self.backoff = backoff
+        self.retry = retry
+        self.retries = max(0, retry.retries)
         self.token_key = token_key  # the config key named when the portal refuses the token
         self._local = threading.local()
         self._sessions: list[requests.Session] = []
@@ -129,7 +138,7 @@ class SymbiotaApi:
                 if resp.status_code < 500 or last:
                     return resp
                 log.warning("Symbiota API: %s answered %s; retrying", what, resp.status_code)
-            time.sleep(self.backoff * (2**attempt))
+            self.retry.pause(attempt + 1)
         raise AssertionError("unreachable")  # pragma: no cover
 
     def _json(self, resp: requests.Response, what: str) -> Any:
@@ -166,12 +175,14 @@ class SymbiotaApi:
     def has_token(self) -> bool:
         return bool(self._token)
 
-    def login(self, user: str, password: str) -> None:
+    def login(self, account: PortalLogin) -> None:
         """Get a token from ``<portal_url>/webservices/token.php`` (form ``un``, ``pw``)."""
-        if not self.portal_url:
+        portal_url = account.portal_url.rstrip("/") if account.portal_url else None
+        if not portal_url:
             raise PortalError("symbiota.portal_url: required to log in with symbiota.user")
-        url = f"{self.portal_url}/webservices/token.php"
-        resp = self.request("POST", url, data={"un": user, "pw": password})
+        user = account.user
+        url = f"{portal_url}/webservices/token.php"
+        resp = self.request("POST", url, data={"un": user, "pw": account.password})
         token = None
         if resp.status_code < 500:
             try:

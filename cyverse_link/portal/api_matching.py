@@ -26,9 +26,10 @@ from collections.abc import Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
-from cyverse_link.errors import ConfigError
-from cyverse_link.models import Match, MatchStatus
+from cyverse_link.core.errors import ConfigError
+from cyverse_link.core.models import Match, MatchStatus
 from cyverse_link.portal.api_client import MAX_OCCURRENCE_PAGE, SymbiotaApi
+from cyverse_link.portal.base import MatchRules
 from cyverse_link.portal.matching import (
     SOURCES,
     Candidate,
@@ -87,10 +88,8 @@ class ApiMatcher:
     def __init__(
         self,
         api: SymbiotaApi,
-        collid: int,
+        rules: MatchRules,
         *,
-        match_on: Sequence[str] = ("catalogNumber", "otherCatalogNumbers"),
-        strip_leading_zeros: bool = True,
         concurrency: int = 4,
         strategy: str = "auto",
     ) -> None:
@@ -98,39 +97,16 @@ class ApiMatcher:
             raise ValueError(f"strategy must be auto, query or scan, not {strategy!r}")
         self.strategy = strategy
         self.api = api
-        self.collid = int(collid)
-        self.levels = api_levels(match_on)
-        self.strip_leading_zeros = strip_leading_zeros
+        self.rules = rules
+        self.collid = int(rules.collid)
+        self.levels = api_levels(rules.match_on)
+        self.strip_leading_zeros = rules.strip_leading_zeros
         self.concurrency = max(1, concurrency)
-        if SOURCES[1] in match_on:
+        if SOURCES[1] in rules.match_on:
             log.info(
                 "api mode: other numbers are searched in omoccuridentifiers only; the API "
                 "cannot search the otherCatalogNumbers field"
             )
-
-    @classmethod
-    def from_url(
-        cls,
-        api_url: str,
-        collid: int,
-        *,
-        match_on: Sequence[str] = ("catalogNumber", "otherCatalogNumbers"),
-        strip_leading_zeros: bool = True,
-        concurrency: int = 4,
-        timeout: float = 30.0,
-        retries: int = 3,
-        strategy: str = "auto",
-    ) -> ApiMatcher:
-        """A matcher with its own (token-less) client; ``close()`` closes it."""
-        api = SymbiotaApi(api_url, timeout=timeout, retries=retries)
-        return cls(
-            api,
-            collid,
-            match_on=match_on,
-            strip_leading_zeros=strip_leading_zeros,
-            concurrency=concurrency,
-            strategy=strategy,
-        )
 
     # -- strategies --------------------------------------------------------------------------
 

@@ -12,7 +12,7 @@ import contextlib
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from cyverse_link.models import MediaLink
+from cyverse_link.core.models import MediaLink
 from cyverse_link.portal.base import sort_occurrence_value
 
 # Written on POST and PATCH; what the ledger keeps and compares.

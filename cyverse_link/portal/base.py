@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
 
-from cyverse_link.models import Match, MediaLink
+from cyverse_link.core.models import Match, MediaLink
 
 DEFAULT_SORT_OCCURRENCE = 5  # the media column's default in Symbiota
 
@@ -15,6 +15,20 @@ DEFAULT_SORT_OCCURRENCE = 5  # the media column's default in Symbiota
 def sort_occurrence_value(sort: int | None) -> int:
     """The ``sortOccurrence`` every route writes: the suffix's rank, else Symbiota's default."""
     return DEFAULT_SORT_OCCURRENCE if sort is None else sort
+
+
+@dataclass(frozen=True)
+class MatchRules:
+    """Which occurrence records an image may link to, and how catalog numbers are compared:
+    records of collection ``collid`` only, looked up in the ``match_on`` sources (in order),
+    with leading zeros ignored when ``strip_leading_zeros`` (identifiers.*)."""
+
+    collid: int
+    match_on: tuple[str, ...] = ("catalogNumber", "otherCatalogNumbers")
+    strip_leading_zeros: bool = True
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "match_on", tuple(self.match_on))  # a list from the config
 
 
 @dataclass(frozen=True)

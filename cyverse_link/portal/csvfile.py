@@ -30,8 +30,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Protocol
 
-from cyverse_link.errors import PortalError
-from cyverse_link.models import Match, MatchStatus, MediaLink
+from cyverse_link.core.errors import PortalError
+from cyverse_link.core.models import Match, MatchStatus, MediaLink
 from cyverse_link.portal.api_matching import UNMATCHED_NOTE, ApiMatcher
 from cyverse_link.portal.base import SchemaInfo, WriteResult, sort_occurrence_value
 from cyverse_link.portal.csvformat import (
@@ -169,7 +169,9 @@ class _SideFile:
     """A CSV for people and spreadsheets (RFC 4180, every value formula-safe), created on
     first use and appended to."""
 
-    def __init__(self, csv_dir: Path, code: str, kind: str, stamp: str, columns: Sequence[str]):
+    def __init__(
+        self, csv_dir: Path, *, code: str, kind: str, stamp: str, columns: Sequence[str]
+    ) -> None:
         self.csv_dir, self.code, self.kind, self.stamp = csv_dir, code, kind, stamp
         self.columns = tuple(columns)
         self.path: Path | None = None
@@ -198,7 +200,7 @@ class CsvPortal:
     """Write links to new import CSVs per run (see the module doc)."""
 
     def __init__(
-        self, csv_dir: Path, collid: int, code: str, reader: PortalReader | None = None
+        self, csv_dir: Path, *, collid: int, code: str, reader: PortalReader | None = None
     ) -> None:
         self.csv_dir = Path(csv_dir)
         self.collid = collid
@@ -207,9 +209,15 @@ class CsvPortal:
         self.stamp = _stamp()
         self.path: Path | None = None  # the import file, set by the first non-dry write
         self._owner: str | None = None
-        self.unmatched = _SideFile(self.csv_dir, code, "unmatched", self.stamp, UNMATCHED_COLUMNS)
+        self.unmatched = _SideFile(
+            self.csv_dir, code=code, kind="unmatched", stamp=self.stamp, columns=UNMATCHED_COLUMNS
+        )
         self.superseded = _SideFile(
-            self.csv_dir, code, "superseded", self.stamp, SUPERSEDED_COLUMNS
+            self.csv_dir,
+            code=code,
+            kind="superseded",
+            stamp=self.stamp,
+            columns=SUPERSEDED_COLUMNS,
         )
         self._unmatched_rows: list[tuple[str, ...]] = []
 

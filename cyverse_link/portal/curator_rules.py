@@ -34,7 +34,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from cyverse_link.models import MediaUrls
+from cyverse_link.core.models import MediaUrls
 
 CURATED = ("url", "thumbnailUrl", "originalUrl", "archiveUrl", "format", "sortOccurrence", "occid")
 

@@ -27,8 +27,8 @@ from typing import Any, NamedTuple
 
 import sqlalchemy as sa
 
-from cyverse_link.identifiers import normalize_catalog
-from cyverse_link.models import Match, MatchStatus
+from cyverse_link.core.identifiers import normalize_catalog
+from cyverse_link.core.models import Match, MatchStatus
 from cyverse_link.portal.schema import SymbiotaSchema
 
 SOURCES = ("catalogNumber", "otherCatalogNumbers", "omoccuridentifiers")

@@ -14,7 +14,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from cyverse_link.models import MediaUrls
+from cyverse_link.core.models import MediaUrls
 from cyverse_link.portal.schema import SymbiotaSchema
 
 URL_COLUMNS = ("url", "thumbnailUrl", "originalUrl", "archiveUrl")

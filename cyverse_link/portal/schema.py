@@ -16,7 +16,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from cyverse_link.errors import PortalError
+from cyverse_link.core.errors import PortalError
 from cyverse_link.portal.base import SchemaInfo
 
 log = logging.getLogger(__name__)

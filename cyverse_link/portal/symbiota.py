@@ -24,14 +24,14 @@ import sqlalchemy as sa
 from sqlalchemy import event
 from sqlalchemy.exc import ArgumentError, DBAPIError
 
-from cyverse_link.errors import (
+from cyverse_link.core.errors import (
     AuthenticationFailed,
     ConfigError,
     PortalError,
     ServiceUnavailable,
 )
-from cyverse_link.models import Match, MediaLink
-from cyverse_link.portal.base import SchemaInfo, WriteResult
+from cyverse_link.core.models import Match, MediaLink
+from cyverse_link.portal.base import MatchRules, SchemaInfo, WriteResult
 from cyverse_link.portal.grants import missing_privileges
 from cyverse_link.portal.matching import SOURCES, match_batch
 from cyverse_link.portal.rewrite import (
@@ -75,13 +75,12 @@ class SymbiotaDb:
         self,
         db_url: str,
         password: str | None,
-        collid: int,
         *,
-        match_on: Sequence[str] = ("catalogNumber", "otherCatalogNumbers"),
-        strip_leading_zeros: bool = True,
+        rules: MatchRules,
         create_skeletal: bool = False,
         batch_size: int = 500,
     ) -> None:
+        match_on = rules.match_on
         unknown = [s for s in match_on if s not in SOURCES]
         if unknown or not match_on:
             raise ConfigError(
@@ -98,9 +97,10 @@ class SymbiotaDb:
             url = url.set(password=password)
         self._url = url
         self.url_text = url.render_as_string(hide_password=True)
-        self.collid = collid
-        self.match_on = tuple(match_on)
-        self.strip_leading_zeros = strip_leading_zeros
+        self.rules = rules
+        self.collid = rules.collid
+        self.match_on = rules.match_on
+        self.strip_leading_zeros = rules.strip_leading_zeros
         self.create_skeletal = create_skeletal
         self.batch_size = batch_size
         self._engine = sa.create_engine(url, echo=False, pool_pre_ping=True)

@@ -20,9 +20,9 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from cyverse_link.errors import AmbiguousMatch, NoMatchingRecord, ValueTooLong
-from cyverse_link.identifiers import normalize_catalog
-from cyverse_link.models import Match, MatchStatus, MediaLink
+from cyverse_link.core.errors import AmbiguousMatch, NoMatchingRecord, ValueTooLong
+from cyverse_link.core.identifiers import normalize_catalog
+from cyverse_link.core.models import Match, MatchStatus, MediaLink
 from cyverse_link.portal import curator_rules
 from cyverse_link.portal.base import WriteResult, sort_occurrence_value
 from cyverse_link.portal.matching import catalog_variants

@@ -5,8 +5,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Protocol
 
-from cyverse_link.models import MediaUrls
-from cyverse_link.naming import Rendition
+from cyverse_link.core.models import MediaUrls
+from cyverse_link.core.naming import Rendition
 
 
 class UrlProvider(Protocol):

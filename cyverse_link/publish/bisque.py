@@ -12,30 +12,32 @@ only its own or published hits. Attributes change through POST only (PUT drops t
 from __future__ import annotations
 
 import logging
-import time
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
+from dataclasses import replace
 from urllib.parse import urljoin, urlsplit
 
 import requests
 
-from cyverse_link import urls
-from cyverse_link.config import BisqueSettings
-from cyverse_link.errors import (
+from cyverse_link.config.settings import BisqueSettings
+from cyverse_link.core import urls
+from cyverse_link.core.errors import (
     AuthenticationFailed,
     ConfigError,
     PublishError,
     ServiceUnavailable,
 )
-from cyverse_link.models import MediaUrls
-from cyverse_link.naming import Rendition
+from cyverse_link.core.models import MediaUrls
+from cyverse_link.core.naming import Rendition
+from cyverse_link.core.retry import Backoff
+from cyverse_link.core.urls import is_jpeg_name
 from cyverse_link.publish import bisque_xml as bx
 from cyverse_link.publish.bisque_xml import BisqueResource
-from cyverse_link.urls import is_jpeg_name
 
 log = logging.getLogger(__name__)
 
 XML = "text/xml"
 MAX_RETRY_AFTER = 30.0  # never wait longer than this for one 307/503 Retry-After
+BISQUE_RETRY = Backoff(retries=4, base_delay=1.0, max_wait=MAX_RETRY_AFTER)  # 1, 2, 4, 8 s
 _RETRY_STATUSES = frozenset({500, 502, 503, 504})
 
 
@@ -55,30 +57,27 @@ class BisqueClient:
     def __init__(
         self,
         root: str,
-        user: str,
-        password: str,
+        login: tuple[str, str],
         *,
         session: requests.Session | None = None,
         timeout: float = 60,
-        retries: int = 4,
-        backoff: float = 1.0,
-        sleep: Callable[[float], None] = time.sleep,
-        max_retry_after: float = MAX_RETRY_AFTER,
+        retry: Backoff = BISQUE_RETRY,
     ) -> None:
+        """``login`` is (bisque.user, its password); ``retry`` also caps a Retry-After."""
         parts = urlsplit(root)
         if parts.scheme not in ("http", "https") or not parts.hostname:
             raise ConfigError(f"bisque.url: {root!r} is not an http(s) URL")
         if "@" in parts.netloc:
             raise ConfigError("bisque.url: put the user in bisque.user, not in the URL")
         self.root = root.rstrip("/")
-        self.user = user
+        self.user = login[0]
         self._session = session or requests.Session()
-        self._auth = (user, password)  # per request: an injected session is left untouched
+        self._auth = login  # per request: an injected session is left untouched
         self.timeout = timeout
-        self.retries = retries
-        self.backoff = backoff
-        self._sleep = sleep
-        self.max_retry_after = max_retry_after
+        self.retry = retry
+        self.retries = retry.retries
+        self._sleep = retry.sleep
+        self.max_retry_after = retry.max_wait
         self.user_uri: str | None = None
 
     # -- transport ---------------------------------------------------------------------------
@@ -150,7 +149,7 @@ class BisqueClient:
         return (a.scheme, a.netloc) == (b.scheme, b.netloc)
 
     def _delay(self, attempt: int) -> float:
-        return float(min(self.backoff * 2**attempt, self.max_retry_after))
+        return float(self.retry.delay(attempt + 1))
 
     def _retry_after(self, resp: requests.Response, attempt: int) -> float:
         try:
@@ -390,10 +389,9 @@ def check_bisque(settings: BisqueSettings, password: str) -> str:
         raise ConfigError("bisque.url and bisque.user are needed for the BisQue provider")
     client = BisqueClient(
         settings.url,
-        settings.user,
-        password,
+        (settings.user, password),
         timeout=settings.timeout,
-        retries=min(settings.retries, 1),
+        retry=replace(BISQUE_RETRY, retries=min(settings.retries, 1)),
     )
     try:
         uri = client.login_check()

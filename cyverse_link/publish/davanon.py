@@ -14,10 +14,10 @@ import mimetypes
 from collections.abc import Mapping
 from dataclasses import replace
 
-from cyverse_link.errors import PublishError
-from cyverse_link.models import MediaUrls
-from cyverse_link.naming import Rendition
-from cyverse_link.urls import davanon_url, is_jpeg_name
+from cyverse_link.core.errors import PublishError
+from cyverse_link.core.models import MediaUrls
+from cyverse_link.core.naming import Rendition
+from cyverse_link.core.urls import davanon_url, is_jpeg_name
 
 
 class DavAnonProvider:

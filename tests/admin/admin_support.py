@@ -13,8 +13,10 @@ from urllib.parse import quote
 import pytest
 import sqlalchemy as sa
 
-from cyverse_link.config import IrodsSettings, Settings, parse_settings
+from cyverse_link.config.settings import IrodsSettings, Settings, parse_settings
+from cyverse_link.core.retry import Backoff
 from cyverse_link.datastore.irods import IrodsStore
+from cyverse_link.portal.base import MatchRules
 from cyverse_link.portal.symbiota import SymbiotaDb
 from cyverse_link.sandbox.irods import SandboxIrods
 from cyverse_link.sandbox.symbiota_schema import (
@@ -60,7 +62,7 @@ def irods() -> Iterator[Irods]:
     settings = IrodsSettings(host=srv.host, port=srv.port, zone=ZONE, user=USER,
                              collection=SHARED, threads=2, connection_timeout=30,
                              retries=1)  # fmt: skip
-    store = IrodsStore(settings, PASSWORD, backoff=0)
+    store = IrodsStore(settings, PASSWORD, retry=Backoff(settings.retries, 0))
     try:
         yield Irods(srv, store, settings)
     finally:
@@ -89,7 +91,8 @@ class Symbiota:
         return "mediaID" if self.flavour == "media" else "imgid"
 
     def db(self, **kwargs: Any) -> SymbiotaDb:
-        portal = SymbiotaDb(self.url, None, COLLID, **kwargs)
+        rules = {k: kwargs.pop(k) for k in ("match_on", "strip_leading_zeros") if k in kwargs}
+        portal = SymbiotaDb(self.url, None, rules=MatchRules(COLLID, **rules), **kwargs)
         self.opened.append(portal)
         return portal
 

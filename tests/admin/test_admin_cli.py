@@ -123,7 +123,7 @@ def test_unreachable_irods_is_exit_3(setup: tuple[Path, str], irods: Irods) -> N
 
 
 def test_a_second_run_on_the_same_config_is_exit_4(setup: tuple[Path, str]) -> None:
-    from cyverse_link.ledger import RunLock, lock_path_for
+    from cyverse_link.run.lock import RunLock, lock_path_for
 
     config, _ = setup
     with RunLock(lock_path_for(config.resolve())):

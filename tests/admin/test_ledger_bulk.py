@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from cyverse_link.ledger import Ledger
-from cyverse_link.models import MediaUrls, Stage, Status
+from cyverse_link.core.models import MediaUrls, Stage, Status
+from cyverse_link.ledger.store import Ledger
 
 
 def test_advance_many_equals_advance_calls(tmp_path: Path) -> None:

@@ -10,11 +10,11 @@ from typing import Any
 import pytest
 from admin_support import SHARED, Irods, Symbiota, dav, make_settings, md5
 
-from cyverse_link.errors import ConfigError, ServiceUnavailable
-from cyverse_link.ledger import Ledger
-from cyverse_link.link import ledger_key, run_link
+from cyverse_link.admin.link import ledger_key, run_link
+from cyverse_link.core.errors import ConfigError, ServiceUnavailable
+from cyverse_link.ledger.store import Ledger
 from cyverse_link.publish.davanon import DavAnonProvider
-from cyverse_link.report import load_report
+from cyverse_link.run.report import load_report
 from cyverse_link.sandbox.irods.catalog import Avu
 
 JPEG = b"\xff\xd8\xff\xe0" + b"jpeg original 1234" * 10
@@ -158,7 +158,7 @@ def test_listing_20000_objects_takes_paged_queries_not_round_trips_per_object(
     irods.store.server_version()  # log in first: count only the run's own requests
     irods.server.stats.reset()
     report = run_link(settings, SHARED, store=irods.store,
-                      portal=CsvPortal(settings.symbiota.csv_dir, 1, "ASU"),
+                      portal=CsvPortal(settings.symbiota.csv_dir, collid=1, code="ASU"),
                       provider=DavAnonProvider(settings.urls.davanon_base))  # fmt: skip
     stats = irods.server.stats.snapshot()
     assert report.counts.discovered == n and report.counts.extra["not_checked"] == n

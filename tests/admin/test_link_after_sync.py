@@ -12,7 +12,7 @@ import yaml
 from click.testing import CliRunner
 
 from cyverse_link.cli import cli
-from cyverse_link.demo_data import CATALOG_PATTERN, SPECIMENS, write_samples
+from cyverse_link.demo.data import CATALOG_PATTERN, SPECIMENS, write_samples
 from cyverse_link.sandbox.irods import SandboxIrods
 from cyverse_link.sandbox.symbiota_schema import (
     add_collection,

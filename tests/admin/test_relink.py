@@ -3,18 +3,19 @@ against the sandbox iRODS server (real python-irodsclient) and optionally a BisQ
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 import pytest
 from admin_support import SHARED, Irods, Symbiota, dav, make_settings, md5
 
-from cyverse_link.ledger import Ledger
-from cyverse_link.models import MediaUrls
+from cyverse_link.admin.relink import clues_of, run_relink
+from cyverse_link.core.models import MediaUrls
+from cyverse_link.ledger.store import Ledger
 from cyverse_link.portal.rewrite import MediaRow
-from cyverse_link.publish.bisque import BisqueClient
-from cyverse_link.relink import clues_of, run_relink
-from cyverse_link.report import load_report
+from cyverse_link.publish.bisque import BISQUE_RETRY, BisqueClient
+from cyverse_link.run.report import load_report
 from cyverse_link.sandbox.bisque_server import BisqueSandbox
 
 BQ = "https://bisque.cyverse.org/image_service/image"
@@ -150,7 +151,7 @@ def test_bisque_server_resolves_uniq_and_a_dead_one_is_skipped(
         res = bq.add_resource(value, "alice", permission="published")
         row = harvester_row(symbiota, "ASU0001234", res.uniq, "ASU0001234_old.jpg")
         settings = make_settings(tmp_path, irods, symbiota.url, bisque={"url": bq.url})
-        client = BisqueClient(bq.url, "alice", "pw", retries=0)
+        client = BisqueClient(bq.url, ("alice", "pw"), retry=replace(BISQUE_RETRY, retries=0))
         report = run_relink(settings, store=irods.store, portal=symbiota.db(), bisque=client)
     assert report.counts.mapped == 1 and report.counts.extra["by_bisque"] == 1
     got = by_id(symbiota)[row]
@@ -160,7 +161,7 @@ def test_bisque_server_resolves_uniq_and_a_dead_one_is_skipped(
     # BisQue gone (connection refused): the run carries on from the listings
     row2 = harvester_row(symbiota, "ASU0005678", "00-zzz999", "ASU0005678.jpg")
     irods.seed(f"{SHARED}/x/ASU0005678.jpg", JPEG + b"2")
-    dead = BisqueClient(bq.url, "alice", "pw", retries=0)
+    dead = BisqueClient(bq.url, ("alice", "pw"), retry=replace(BISQUE_RETRY, retries=0))
     settings = make_settings(tmp_path, irods, symbiota.url,
                              relink={"search_collections": [f"{SHARED}/x"]})  # fmt: skip
     report = run_relink(settings, store=irods.store, portal=symbiota.db(), bisque=dead)

@@ -7,7 +7,7 @@ from typing import Any
 import sqlalchemy as sa
 from symbiota_real import RealPortal
 
-from cyverse_link.models import MediaLink, MediaUrls
+from cyverse_link.core.models import MediaLink, MediaUrls
 
 
 class RealDb:

@@ -19,7 +19,7 @@ from click.testing import CliRunner
 from symbiota_real import RealPortal
 
 from cyverse_link.cli import cli
-from cyverse_link.demo_data import (
+from cyverse_link.demo.data import (
     CATALOG_PATTERN,
     SAMPLES,
     SPECIMENS,

@@ -6,6 +6,7 @@ from __future__ import annotations
 import logging
 import uuid
 from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -14,13 +15,16 @@ from api_support import RealDb, make_link
 from fault_proxy import FaultProxy
 from symbiota_real import RealPortal
 
-from cyverse_link.check import run_check
-from cyverse_link.config import parse_settings
-from cyverse_link.errors import AuthenticationFailed, ServiceUnavailable
+from cyverse_link.admin.check import run_check
+from cyverse_link.config.settings import parse_settings
+from cyverse_link.core.errors import AuthenticationFailed, ServiceUnavailable
+from cyverse_link.core.retry import Backoff
 from cyverse_link.portal.api import SymbiotaApiPortal
-from cyverse_link.portal.api_client import SymbiotaApi, redact
+from cyverse_link.portal.api_client import API_RETRY, PortalLogin, SymbiotaApi, redact
+from cyverse_link.portal.base import MatchRules
 
 COLLID = 7
+RULES = MatchRules(COLLID)
 BAD_TOKEN = "bad-token-5c2e9a1f"
 BAD_PASSWORD = "bad-Pw-8d3f0b27"
 
@@ -48,7 +52,7 @@ def test_a_refused_token_names_the_key_and_leaks_nothing(
     catalog = unique("ASU")
     occid = db.occurrence(COLLID, catalog)
     api = SymbiotaApi(real_symbiota.api_url, token=BAD_TOKEN)
-    portal = SymbiotaApiPortal(api, COLLID, f"sqlite:///{tmp_path / 's.sqlite'}")
+    portal = SymbiotaApiPortal(api, RULES, state_url=f"sqlite:///{tmp_path / 's.sqlite'}")
     try:
         with pytest.raises(AuthenticationFailed) as err:
             write_one(portal, catalog)
@@ -67,19 +71,21 @@ def test_password_login_through_token_php(
     caplog.set_level(logging.DEBUG)
     catalog = unique("ASU")
     occid = db.occurrence(COLLID, catalog)
-    api = SymbiotaApi(real_symbiota.api_url, portal_url=real_symbiota.portal_url)
-    login = (real_symbiota.admin_user, real_symbiota.admin_password)
-    portal = SymbiotaApiPortal(api, COLLID, f"sqlite:///{tmp_path / 's.sqlite'}", login=login)
+    api = SymbiotaApi(real_symbiota.api_url)
+    login = PortalLogin(
+        real_symbiota.portal_url, real_symbiota.admin_user, real_symbiota.admin_password
+    )
+    state = f"sqlite:///{tmp_path / 's.sqlite'}"
+    portal = SymbiotaApiPortal(api, RULES, state_url=state, login=login)
     try:
         assert write_one(portal, catalog).inserted == 1  # type: ignore[attr-defined]
     finally:
         portal.close()
     assert len(db.media("occid = :o", o=occid)) == 1
 
-    api = SymbiotaApi(real_symbiota.api_url, portal_url=real_symbiota.portal_url)
-    wrong = SymbiotaApiPortal(
-        api, COLLID, f"sqlite:///{tmp_path / 's.sqlite'}", login=("admin", BAD_PASSWORD)
-    )
+    api = SymbiotaApi(real_symbiota.api_url)
+    bad_login = PortalLogin(real_symbiota.portal_url, "admin", BAD_PASSWORD)
+    wrong = SymbiotaApiPortal(api, RULES, state_url=state, login=bad_login)
     try:
         other = unique("ASU")
         db.occurrence(COLLID, other)
@@ -146,7 +152,7 @@ def test_check_refused_is_exit_3_without_the_secret(
 def test_5xx_is_retried_and_then_exit_3(real_symbiota: RealPortal) -> None:
     upstream = "http://" + urlsplit(real_symbiota.api_url).netloc
     with FaultProxy(upstream) as proxy:
-        api = SymbiotaApi(proxy.url + "/v2", retries=2, backoff=0.01)
+        api = SymbiotaApi(proxy.url + "/v2", retry=Backoff(retries=2, base_delay=0.01))
         proxy.gateway_errors["GET"] = 2
         assert api.status()["apiVersion"] == "2.0"  # two 503s, then the answer
         assert api.requests_sent == {"GET": 3}
@@ -165,8 +171,9 @@ def test_a_post_whose_answer_was_lost_is_not_duplicated(
     upstream = "http://" + urlsplit(real_symbiota.api_url).netloc
     with FaultProxy(upstream) as proxy:
         proxy.drop_answers["POST"] = 1  # the row is made; the client hears nothing
-        api = SymbiotaApi(proxy.url + "/v2", token=real_symbiota.api_token, backoff=0.01)
-        portal = SymbiotaApiPortal(api, COLLID, f"sqlite:///{tmp_path / 's.sqlite'}")
+        quick = replace(API_RETRY, base_delay=0.01)
+        api = SymbiotaApi(proxy.url + "/v2", token=real_symbiota.api_token, retry=quick)
+        portal = SymbiotaApiPortal(api, RULES, state_url=f"sqlite:///{tmp_path / 's.sqlite'}")
         try:
             result = write_one(portal, catalog)
         finally:

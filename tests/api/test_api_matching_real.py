@@ -9,9 +9,10 @@ import pytest
 from api_support import RealDb
 from symbiota_real import RealPortal
 
-from cyverse_link.models import MatchStatus
+from cyverse_link.core.models import MatchStatus
 from cyverse_link.portal.api_client import SymbiotaApi
 from cyverse_link.portal.api_matching import ApiMatcher
+from cyverse_link.portal.base import MatchRules
 from cyverse_link.portal.symbiota import SymbiotaDb
 
 COLLID, OTHER = 7, 8
@@ -61,8 +62,9 @@ CATALOGS = [
 def test_api_matches_like_db_mode(seeded: tuple[RealPortal, dict[str, int]], strategy: str) -> None:
     portal, occ = seeded
     match_on = ("catalogNumber", "omoccuridentifiers")
-    matcher = ApiMatcher.from_url(portal.api_url, COLLID, match_on=match_on, strategy=strategy)
-    db = SymbiotaDb(portal.db_url, None, COLLID, match_on=match_on)
+    rules = MatchRules(COLLID, match_on=match_on)
+    matcher = ApiMatcher(SymbiotaApi(portal.api_url), rules, strategy=strategy)
+    db = SymbiotaDb(portal.db_url, None, rules=rules)
     try:
         got = matcher.match(CATALOGS)
         want = db.match(CATALOGS)
@@ -89,7 +91,7 @@ def test_api_matches_like_db_mode(seeded: tuple[RealPortal, dict[str, int]], str
 def test_scan_pages_through_the_collection(seeded: tuple[RealPortal, dict[str, int]]) -> None:
     portal, _ = seeded
     api = SymbiotaApi(portal.api_url)
-    matcher = ApiMatcher(api, COLLID, strategy="auto")
+    matcher = ApiMatcher(api, MatchRules(COLLID), strategy="auto")
     try:
         names = [f"FILL{i:05d}" for i in range(FILLER)]
         got = matcher.match(names)
@@ -106,7 +108,8 @@ def test_query_strategy_asks_each_variant_only_when_needed(
 ) -> None:
     portal, occ = seeded
     api = SymbiotaApi(portal.api_url)
-    matcher = ApiMatcher(api, COLLID, match_on=("catalogNumber",), strategy="query")
+    rules = MatchRules(COLLID, match_on=("catalogNumber",))
+    matcher = ApiMatcher(api, rules, strategy="query")
     try:
         assert matcher.match(["ASU0012345"])["ASU0012345"].occids == (occ["padded"],)
         assert api.requests_sent == {"GET": 2}  # the collection's count, then one exact query
@@ -120,7 +123,7 @@ def test_other_numbers_rule_searches_the_additional_identifiers(
     """``match_on: [catalogNumber, otherCatalogNumbers]`` (the default) = Symbiota's rule, of
     which the API can search the omoccuridentifiers half."""
     portal, occ = seeded
-    matcher = ApiMatcher.from_url(portal.api_url, COLLID, strategy="query")
+    matcher = ApiMatcher(SymbiotaApi(portal.api_url), MatchRules(COLLID), strategy="query")
     try:
         got = matcher.match(["ALT-77", "FIELD-5"])
     finally:

@@ -12,9 +12,11 @@ import pytest
 from api_support import RealDb, make_link
 from symbiota_real import RealPortal
 
-from cyverse_link.models import MatchStatus
+from cyverse_link.core.models import MatchStatus
+from cyverse_link.core.retry import Backoff
 from cyverse_link.portal.api import SymbiotaApiPortal
 from cyverse_link.portal.api_client import SymbiotaApi
+from cyverse_link.portal.base import MatchRules
 
 COLLID = 7
 
@@ -27,10 +29,9 @@ def db(real_symbiota: RealPortal) -> Iterator[RealDb]:
 
 
 def open_portal(real: RealPortal, state: Path, **kw: object) -> SymbiotaApiPortal:
-    api = SymbiotaApi(
-        real.api_url, portal_url=real.portal_url, token=real.api_token, retries=2, backoff=0.05
-    )
-    return SymbiotaApiPortal(api, COLLID, f"sqlite:///{state}", **kw)  # type: ignore[arg-type]
+    api = SymbiotaApi(real.api_url, token=real.api_token, retry=Backoff(retries=2, base_delay=0.05))
+    rules = MatchRules(COLLID)
+    return SymbiotaApiPortal(api, rules, state_url=f"sqlite:///{state}", **kw)  # type: ignore[arg-type]
 
 
 def sync(portal: SymbiotaApiPortal, links: list) -> object:  # type: ignore[type-arg]

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from datastore_backends import RETRIES, Backend, md5_of
 
-from cyverse_link.errors import (
+from cyverse_link.core.errors import (
     ChecksumMismatch,
     DataStoreError,
     NotFound,

@@ -13,9 +13,10 @@ from pathlib import Path
 import pytest
 from datastore_backends import PASSWORD, RETRIES, ROOT, USER, ZONE, md5_of
 
-from cyverse_link.config import IrodsSettings
+from cyverse_link.config.settings import IrodsSettings
+from cyverse_link.core.errors import ChecksumMismatch
+from cyverse_link.core.retry import Backoff
 from cyverse_link.datastore.irods import IrodsStore
-from cyverse_link.errors import ChecksumMismatch
 from cyverse_link.sandbox.irods import SandboxIrods
 
 FD_INFO = 20000
@@ -42,7 +43,8 @@ def store_for(srv: SandboxIrods, threads: int) -> IrodsStore:
         host=srv.host, port=srv.port, zone=ZONE, user=USER, collection=ROOT,
         threads=threads, connection_timeout=30, retries=RETRIES,
     )  # fmt: skip
-    return IrodsStore(settings, PASSWORD, backoff=0, sleep=lambda _s: None, parallel_streams=4)
+    no_wait = Backoff(settings.retries, 0, sleep=lambda _s: None)
+    return IrodsStore(settings, PASSWORD, retry=no_wait, parallel_streams=4)
 
 
 @pytest.mark.slow

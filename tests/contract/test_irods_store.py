@@ -11,15 +11,15 @@ from pathlib import Path
 import pytest
 from datastore_backends import PASSWORD, USER, ZONE, Backend, md5_of
 
-from cyverse_link.config import IrodsSettings
-from cyverse_link.datastore.irods_check import check_irods
-from cyverse_link.errors import (
+from cyverse_link.config.settings import IrodsSettings
+from cyverse_link.core.errors import (
     AuthenticationFailed,
     ChecksumMismatch,
     CyverseLinkError,
     ServiceUnavailable,
     TransferFailed,
 )
+from cyverse_link.datastore.irods_check import check_irods
 
 
 def _free_port() -> int:

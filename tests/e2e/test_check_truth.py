@@ -15,6 +15,7 @@ from click.testing import CliRunner, Result
 from symbiota_real import RealPortal
 
 from cyverse_link.cli import cli
+from cyverse_link.portal.base import MatchRules
 from cyverse_link.portal.symbiota import SymbiotaDb
 from cyverse_link.sandbox.irods import SandboxIrods
 
@@ -141,7 +142,7 @@ def test_the_probe_on_the_real_symbiota_schema(real_symbiota: RealPortal) -> Non
     engine = sa.create_engine(real_symbiota.db_url)
     with engine.connect() as conn:
         before = conn.execute(sa.text("SELECT COUNT(*) FROM media")).scalar()
-    portal = SymbiotaDb(real_symbiota.db_url, None, 7, create_skeletal=True)
+    portal = SymbiotaDb(real_symbiota.db_url, None, rules=MatchRules(7), create_skeletal=True)
     try:
         assert portal.missing_privileges() == []
     finally:

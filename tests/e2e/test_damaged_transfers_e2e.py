@@ -11,12 +11,13 @@ from pathlib import Path
 
 import pytest
 
-from cyverse_link.config import load_settings
+from cyverse_link.config.settings import load_settings
+from cyverse_link.core.models import Counts
+from cyverse_link.core.naming import Rendition, derivative_path
+from cyverse_link.core.retry import Backoff
 from cyverse_link.datastore.irods import IrodsStore
-from cyverse_link.models import Counts
-from cyverse_link.naming import Rendition, derivative_path
-from cyverse_link.pipeline import run_sync
 from cyverse_link.sandbox.irods import SandboxIrods
+from cyverse_link.sync.pipeline import run_sync
 
 from .test_sync_e2e import (
     LINKED,
@@ -55,7 +56,8 @@ def irods(request: pytest.FixtureRequest) -> Iterator[SandboxIrods]:
 
 def sync(config: Path) -> Counts:
     settings = load_settings(config)
-    with IrodsStore(settings.irods, PASSWORD, backoff=0) as store:  # re-send without waiting
+    no_wait = Backoff(settings.irods.retries, 0)  # re-send without waiting
+    with IrodsStore(settings.irods, PASSWORD, retry=no_wait) as store:
         return run_sync(settings, store=store, retry_delay=0).counts
 
 

@@ -11,7 +11,7 @@ import pytest
 from click.testing import CliRunner
 
 from cyverse_link.cli import cli
-from cyverse_link.demo_data import SAMPLES
+from cyverse_link.demo.data import SAMPLES
 
 
 @pytest.fixture

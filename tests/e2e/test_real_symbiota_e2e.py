@@ -16,7 +16,7 @@ import sqlalchemy as sa
 import symbiota_real
 from symbiota_real import RealPortal
 
-from cyverse_link.demo_data import SPECIMENS, specimen_image
+from cyverse_link.demo.data import SPECIMENS, specimen_image
 from cyverse_link.sandbox.irods import SandboxIrods
 from cyverse_link.sandbox.symbiota_schema import add_occurrence, add_taxon
 

@@ -22,14 +22,14 @@ import yaml
 from symbiota_import import import_media_csv, proposed_mapping
 from symbiota_real import RealPortal
 
-from cyverse_link.check import run_check
-from cyverse_link.config import Settings, load_settings
-from cyverse_link.demo_data import specimen_image
-from cyverse_link.models import Match, MatchStatus, MediaLink, MediaUrls
-from cyverse_link.pipeline import run_sync
+from cyverse_link.admin.check import run_check
+from cyverse_link.config.settings import Settings, load_settings
+from cyverse_link.core.models import Match, MatchStatus, MediaLink, MediaUrls
+from cyverse_link.demo.data import specimen_image
 from cyverse_link.portal.csvfile import COLUMNS, CsvPortal
-from cyverse_link.report import RunReport
+from cyverse_link.run.report import RunReport
 from cyverse_link.sandbox.irods import SandboxIrods
+from cyverse_link.sync.pipeline import run_sync
 
 USER, PASSWORD = "alice", "alice-sandbox-pw"
 COLLID = 7
@@ -237,7 +237,7 @@ def test_the_import_page_maps_every_column_by_itself(
 ) -> None:
     """Every column of the import file is preselected as the field of its name: the manager
     only presses "Import"."""
-    portal = CsvPortal(tmp_path, COLLID, "X")
+    portal = CsvPortal(tmp_path, collid=COLLID, code="X")
     urls = MediaUrls(
         "https://d.example/w.jpg", "https://d.example/t.jpg", "https://d.example/o.jpg"
     )

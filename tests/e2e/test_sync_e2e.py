@@ -17,14 +17,14 @@ import yaml
 from click.testing import CliRunner
 
 from cyverse_link.cli import cli
-from cyverse_link.config import load_settings
+from cyverse_link.config.settings import load_settings
+from cyverse_link.core.errors import LockHeld
+from cyverse_link.core.models import RemoteObject, Stage, Status, UrlProvider
 from cyverse_link.datastore.irods import IrodsStore
-from cyverse_link.demo import run_demo
-from cyverse_link.demo_data import CATALOG_PATTERN, SAMPLES, SPECIMENS, write_samples
-from cyverse_link.errors import LockHeld
-from cyverse_link.ledger import Ledger, RunLock
-from cyverse_link.models import RemoteObject, Stage, Status, UrlProvider
-from cyverse_link.pipeline import lock_path, run_sync
+from cyverse_link.demo.data import CATALOG_PATTERN, SAMPLES, SPECIMENS, write_samples
+from cyverse_link.demo.run import run_demo
+from cyverse_link.ledger.store import Ledger
+from cyverse_link.run.lock import RunLock, lock_path
 from cyverse_link.sandbox.bisque_server import BisqueSandbox
 from cyverse_link.sandbox.irods import SandboxIrods
 from cyverse_link.sandbox.symbiota_schema import (
@@ -33,6 +33,7 @@ from cyverse_link.sandbox.symbiota_schema import (
     add_taxon,
     create_symbiota_schema,
 )
+from cyverse_link.sync.pipeline import run_sync
 
 USER, PASSWORD = "alice", "alice-sandbox-pw"
 COLLID = 7

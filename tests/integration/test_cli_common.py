@@ -163,7 +163,7 @@ def test_an_unexpected_error_never_shows_a_secret(
     config: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     import cyverse_link.cli.cmd_run as cmd_run
-    from cyverse_link.credentials import redactor
+    from cyverse_link.config.credentials import redactor
 
     redactor.register("Zq9-secret-Horse")
 

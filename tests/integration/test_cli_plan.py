@@ -13,12 +13,13 @@ from imaging import make_mixed_folder
 
 from cyverse_link.cli import cli
 from cyverse_link.cli import cmd_setup as cli_mod
-from cyverse_link.config import load_settings
-from cyverse_link.credentials import KEYRING_SERVICE
-from cyverse_link.ledger import Ledger, RunLock, lock_path_for
-from cyverse_link.models import Stage
-from cyverse_link.plan import unidentified_reason
-from cyverse_link.report import load_report
+from cyverse_link.config.credentials import KEYRING_SERVICE
+from cyverse_link.config.settings import load_settings
+from cyverse_link.core.models import Stage
+from cyverse_link.ledger.store import Ledger
+from cyverse_link.run.lock import RunLock, lock_path_for
+from cyverse_link.run.report import load_report
+from cyverse_link.sync.plan import unidentified_reason
 
 PASSWORD = "K9#secret-Horse-Battery"
 
@@ -146,7 +147,7 @@ def test_status_before_and_after_sync(config: Path) -> None:
         led.advance("b.jpg", Stage.MAPPED, size=1)
         led.fail("c.jpg", Stage.UPLOADED, "checksum mismatch after 3 tries")
         run_id = led.start_run("sync")
-        from cyverse_link.models import Counts
+        from cyverse_link.core.models import Counts
 
         led.finish_run(run_id, Counts(discovered=3, failed=1), "/r/sync.json")
     result = run("-c", str(config), "status")

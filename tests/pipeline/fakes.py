@@ -8,8 +8,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from cyverse_link.core.models import Match, MatchStatus, MediaLink, RemoteObject
 from cyverse_link.datastore.memory import MemoryStore
-from cyverse_link.models import Match, MatchStatus, MediaLink, RemoteObject
 from cyverse_link.portal.base import SchemaInfo, WriteResult
 
 

@@ -11,11 +11,11 @@ from pathlib import Path
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from cyverse_link.config import SourceSettings
-from cyverse_link.credentials import redactor
-from cyverse_link.logsafe import printable
-from cyverse_link.models import Problem, Status
-from cyverse_link.scan import scan
+from cyverse_link.config.credentials import redactor
+from cyverse_link.config.settings import SourceSettings
+from cyverse_link.core.logsafe import printable
+from cyverse_link.core.models import Problem, Status
+from cyverse_link.dropfolder.scan import scan
 
 from .test_pipeline import World, image, make_settings
 

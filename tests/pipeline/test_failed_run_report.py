@@ -10,9 +10,9 @@ import pytest
 from click.testing import CliRunner
 
 from cyverse_link.cli import cli
-from cyverse_link.errors import ServiceUnavailable
-from cyverse_link.ledger import Ledger
-from cyverse_link.report import load_report
+from cyverse_link.core.errors import ServiceUnavailable
+from cyverse_link.ledger.store import Ledger
+from cyverse_link.run.report import load_report
 
 from .test_pipeline import World, drop, make_settings
 

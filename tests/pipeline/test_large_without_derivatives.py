@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-from cyverse_link.events import EventKind
+from cyverse_link.core.events import EventKind
 
 from .test_pipeline import World, image, make_settings
 

@@ -11,9 +11,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from cyverse_link.collection_index import CollectionIndex
-from cyverse_link.models import RemoteObject, Stage, Status
-from cyverse_link.naming import (
+from cyverse_link.admin.collection_index import CollectionIndex
+from cyverse_link.core.models import RemoteObject, Stage, Status
+from cyverse_link.core.naming import (
     NAME_MAX,
     Rendition,
     derivative_of,
@@ -21,7 +21,7 @@ from cyverse_link.naming import (
     derivative_stem,
     versioned_path,
 )
-from cyverse_link.report import load_report
+from cyverse_link.run.report import load_report
 
 from .test_pipeline import COLL, World, image, make_settings
 

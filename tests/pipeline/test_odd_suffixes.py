@@ -7,8 +7,8 @@ from pathlib import Path
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from cyverse_link.mapping import sort_occurrence
-from cyverse_link.models import Stage, Status
+from cyverse_link.core.models import Stage, Status
+from cyverse_link.sync.mapping import sort_occurrence
 
 from .test_pipeline import World, image, make_settings
 

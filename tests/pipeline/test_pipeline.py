@@ -12,16 +12,18 @@ from typing import Any
 import pytest
 from PIL import Image
 
-from cyverse_link import scan as scan_mod
-from cyverse_link.config import Settings, parse_settings
-from cyverse_link.errors import LockHeld, PermissionDenied, ServiceUnavailable, TransferFailed
-from cyverse_link.events import Event, EventKind
-from cyverse_link.ledger import Ledger, RunLock
-from cyverse_link.models import Stage, Status
-from cyverse_link.pipeline import lock_path, run_sync
+from cyverse_link.config.settings import Settings, parse_settings
+from cyverse_link.core.errors import LockHeld, PermissionDenied, ServiceUnavailable, TransferFailed
+from cyverse_link.core.events import Event, EventKind
+from cyverse_link.core.models import Stage, Status
+from cyverse_link.core.retry import Backoff
+from cyverse_link.dropfolder import scan as scan_mod
+from cyverse_link.ledger.store import Ledger
 from cyverse_link.publish.davanon import DavAnonProvider
-from cyverse_link.report import RunReport, load_report
-from cyverse_link.transfer import RetryPolicy
+from cyverse_link.run.lock import RunLock, lock_path
+from cyverse_link.run.report import RunReport, load_report
+from cyverse_link.sync.pipeline import run_sync
+from cyverse_link.sync.transfer import RetryPolicy
 
 from .fakes import FakePortal, Killed, KillingStore
 
@@ -74,7 +76,7 @@ def drop(tmp_path: Path) -> Path:
 class World:
     def __init__(self, s: Settings) -> None:
         self.settings = s
-        self.store = KillingStore(retries=2)
+        self.store = KillingStore(retry=Backoff(retries=2, base_delay=0.0))
         self.portal = FakePortal(
             specimens={"ASU0000001": [101], "ASU0000002": [102], "ASU0000006": [106, 107]}
         )
@@ -245,7 +247,7 @@ def test_transient_upload_failures_are_resent(tmp_path: Path, drop: Path) -> Non
 
 def test_retry_policy_retries_only_what_it_should() -> None:
     events: list[Event] = []
-    policy = RetryPolicy(3, 0, events.append)
+    policy = RetryPolicy(3, 0, on_event=events.append)
     calls = {"n": 0}
 
     def flaky() -> str:

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from cyverse_link.plan import run_plan
-from cyverse_link.report import load_report
+from cyverse_link.run.report import load_report
+from cyverse_link.sync.plan import run_plan
 
 from .test_pipeline import World, drop, make_settings  # noqa: F401 (drop is a fixture)
 

@@ -10,10 +10,10 @@ from pathlib import Path
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from cyverse_link.config import SourceSettings
-from cyverse_link.plan import run_plan
-from cyverse_link.report import load_report
-from cyverse_link.scan import HIDDEN_LISTED, scan
+from cyverse_link.config.settings import SourceSettings
+from cyverse_link.dropfolder.scan import HIDDEN_LISTED, scan
+from cyverse_link.run.report import load_report
+from cyverse_link.sync.plan import run_plan
 
 from .test_pipeline import World, image, make_settings
 

@@ -7,11 +7,11 @@ from pathlib import Path
 
 import pytest
 
-from cyverse_link.config import IdentifierSettings, ReplaceRule, Settings
-from cyverse_link.identifiers import IdentifierParser
-from cyverse_link.ledger import Ledger
-from cyverse_link.plan import run_plan
-from cyverse_link.report import load_report
+from cyverse_link.config.settings import IdentifierSettings, ReplaceRule, Settings
+from cyverse_link.core.identifiers import IdentifierParser
+from cyverse_link.ledger.store import Ledger
+from cyverse_link.run.report import load_report
+from cyverse_link.sync.plan import run_plan
 
 from .test_pipeline import World, drop, make_settings
 

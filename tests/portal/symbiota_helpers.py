@@ -7,7 +7,8 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from cyverse_link.models import MediaLink, MediaUrls
+from cyverse_link.core.models import MediaLink, MediaUrls
+from cyverse_link.portal.base import MatchRules
 from cyverse_link.portal.symbiota import SymbiotaDb
 from cyverse_link.sandbox.symbiota_schema import (
     Flavour,
@@ -44,7 +45,9 @@ class Portal:
         kwargs.setdefault(
             "match_on", ("catalogNumber", "otherCatalogNumbers", "omoccuridentifiers")
         )
-        portal = SymbiotaDb(self.url, None, kwargs.pop("collid", COLLID), **kwargs)
+        collid = kwargs.pop("collid", COLLID)
+        rules = {k: kwargs.pop(k) for k in ("match_on", "strip_leading_zeros") if k in kwargs}
+        portal = SymbiotaDb(self.url, None, rules=MatchRules(collid, **rules), **kwargs)
         self.opened.append(portal)
         return portal
 

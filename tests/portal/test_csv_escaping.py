@@ -16,7 +16,7 @@ from hypothesis import strategies as st
 from php_csv import php_available, read_with_php
 from symbiota_helpers import link
 
-from cyverse_link.models import Match, MatchStatus
+from cyverse_link.core.models import Match, MatchStatus
 from cyverse_link.portal.csvfile import COLUMNS, CsvPortal, csv_row, import_line
 from cyverse_link.portal.csvformat import (
     FORMULA_START,
@@ -67,7 +67,7 @@ def test_without_read_access_a_formula_catalog_number_is_refused_not_escaped(
 ) -> None:
     """Escaping it would make the import look for ``'=…`` and silently link nothing; the file
     is reported instead, and nothing goes into the import file for it."""
-    portal = CsvPortal(tmp_path, 7, "X")
+    portal = CsvPortal(tmp_path, collid=7, code="X")
     bad, good = link(catalog, "bad.jpg"), link("ASU2")
     unknown = MatchStatus.NOT_CHECKED
     result = portal.write([(bad, Match(catalog, unknown)), (good, Match("ASU2", unknown))])
@@ -96,7 +96,7 @@ def test_a_formula_collection_name_is_left_out_of_owner(tmp_path: Path) -> None:
         def close(self) -> None:
             pass
 
-    portal = CsvPortal(tmp_path, 7, "X", Reader())
+    portal = CsvPortal(tmp_path, collid=7, code="X", reader=Reader())
     assert portal.owner() == ""
     assert portal.write([(link("A1"), Match("A1", MatchStatus.MATCHED, (1,)))]).written
 

@@ -10,7 +10,7 @@ from pathlib import Path
 from php_csv import read_with_php
 from symbiota_helpers import link
 
-from cyverse_link.models import Match, MatchStatus, MediaUrls, Written
+from cyverse_link.core.models import Match, MatchStatus, MediaUrls, Written
 from cyverse_link.portal.csvfile import COLUMNS, SUPERSEDED_COLUMNS, CsvPortal
 
 
@@ -47,7 +47,7 @@ class Reader:
 def test_without_read_access_rows_carry_the_catalog_number_and_say_not_checked(
     tmp_path: Path,
 ) -> None:
-    portal = CsvPortal(tmp_path / "out", 7, "ASU-PLANTS")
+    portal = CsvPortal(tmp_path / "out", collid=7, code="ASU-PLANTS")
     assert portal.schema().table == "csv" and not portal.checked
     tricky = link('ASU1, "quoted"\\"', "Ñandú café,\nline.jpg", archive_url="https://x/a.tif")
     plain = replace(link("ASU2", "ASU2_3.jpg"), sort_occurrence=3)
@@ -90,7 +90,7 @@ def test_with_read_access_rows_carry_the_occid_only_and_others_are_not_written(
             "DUP": Match("DUP", MatchStatus.AMBIGUOUS, (5, 6)),
         }
     )
-    portal = CsvPortal(tmp_path, 7, "X", reader)
+    portal = CsvPortal(tmp_path, collid=7, code="X", reader=reader)
     assert portal.checked
     found = portal.match(["ASU1", "DUP", "NONE"])
     links = [(link(c), found[c]) for c in ("ASU1", "DUP", "NONE")]
@@ -108,7 +108,7 @@ def test_with_read_access_rows_carry_the_occid_only_and_others_are_not_written(
 
 
 def test_one_set_of_files_per_run_appended_across_writes(tmp_path: Path) -> None:
-    first = CsvPortal(tmp_path, 7, "ASU PLANTS/x")
+    first = CsvPortal(tmp_path, collid=7, code="ASU PLANTS/x")
     a, b = link("A1"), link("B2")
     not_checked = MatchStatus.NOT_CHECKED
     p1 = first.write([(a, Match("A1", not_checked))]).path
@@ -116,20 +116,22 @@ def test_one_set_of_files_per_run_appended_across_writes(tmp_path: Path) -> None
     assert p1 == p2 and p1 is not None
     assert "/" not in p1.name[: -len(".csv")] and p1.name.startswith("ASU_PLANTS_x_media_")
     assert [r["catalogNumber"] for r in read_import(p1)] == ["A1", "B2"]
-    second = CsvPortal(tmp_path, 7, "ASU PLANTS/x").write([(a, Match("A1", not_checked))])
+    second = CsvPortal(tmp_path, collid=7, code="ASU PLANTS/x").write(
+        [(a, Match("A1", not_checked))]
+    )
     assert second.path is not None and second.path != p1
 
 
 def test_original_url_falls_back_to_url(tmp_path: Path) -> None:
     lk = link("A1", original_url=None)
-    portal = CsvPortal(tmp_path, 7, "X")
+    portal = CsvPortal(tmp_path, collid=7, code="X")
     path = portal.write([(lk, Match("A1", MatchStatus.NOT_CHECKED))]).path
     assert path is not None
     assert read_import(path)[0]["originalUrl"] == lk.urls.url
 
 
 def test_dry_run_writes_nothing(tmp_path: Path) -> None:
-    portal = CsvPortal(tmp_path / "out", 7, "X")
+    portal = CsvPortal(tmp_path / "out", collid=7, code="X")
     links = [
         (link("A1"), Match("A1", MatchStatus.NOT_CHECKED)),
         (link("A2"), Match("A2", MatchStatus.UNMATCHED)),
@@ -141,7 +143,7 @@ def test_dry_run_writes_nothing(tmp_path: Path) -> None:
 
 
 def test_unmatched_companion_csv(tmp_path: Path) -> None:
-    portal = CsvPortal(tmp_path, 7, "X")
+    portal = CsvPortal(tmp_path, collid=7, code="X")
     portal.record_unmapped("a/A2.jpg", "A2", MatchStatus.UNMATCHED, (), "irods:/z/a/A2.jpg")
     portal.record_unmapped("=cmd|' /C calc'!A0.jpg", "D", MatchStatus.AMBIGUOUS, (4, 5), "")
     path = portal.output_files()["unmatched"]
@@ -152,14 +154,16 @@ def test_unmatched_companion_csv(tmp_path: Path) -> None:
         ("'=cmd|' /C calc'!A0.jpg", "ambiguous", "4 5"),  # a spreadsheet shows it as text
     ]
     assert "images not linked" in portal.output_lines()[0]
-    checked = CsvPortal(tmp_path / "c", 7, "X", Reader({}))
+    checked = CsvPortal(tmp_path / "c", collid=7, code="X", reader=Reader({}))
     checked.record_unmapped("A9.jpg", "A9", MatchStatus.UNMATCHED, (), "", "unmatched: none")
     (row,) = read(checked.output_files()["unmatched"])
     assert row["reason"].startswith("unmatched: none; not found through the Symbiota API")
 
 
 def test_changed_image_is_written_and_its_old_row_listed_as_superseded(tmp_path: Path) -> None:
-    portal = CsvPortal(tmp_path, 7, "X", Reader({"A1": Match("A1", MatchStatus.MATCHED, (3,))}))
+    portal = CsvPortal(
+        tmp_path, collid=7, code="X", reader=Reader({"A1": Match("A1", MatchStatus.MATCHED, (3,))})
+    )
     old_urls = MediaUrls("https://d/web/old.jpg", "https://d/tn/old.jpg", "https://d/old.jpg")
     new = replace(
         link("A1", "A1.v0123abcd.jpg"),

@@ -12,8 +12,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from symbiota_helpers import Portal, link
 
-from cyverse_link.config import IdentifierSettings
-from cyverse_link.identifiers import IdentifierParser, normalize_catalog
+from cyverse_link.config.settings import IdentifierSettings
+from cyverse_link.core.identifiers import IdentifierParser, normalize_catalog
+from cyverse_link.portal.base import MatchRules
 from cyverse_link.portal.symbiota import SymbiotaDb
 from cyverse_link.sandbox.symbiota_schema import add_collection, create_symbiota_schema
 
@@ -54,8 +55,8 @@ def test_one_record_per_normalised_number(
         p = Portal(url, "media", engine)
         with engine.begin() as conn:  # no occurrences: every number is new
             add_collection(conn, institution_code="ASU", collection_code="PLANTS", collid=7)
-        db = SymbiotaDb(url, None, 7, match_on=["catalogNumber"], create_skeletal=True,
-                        batch_size=batch_size)  # fmt: skip
+        db = SymbiotaDb(url, None, rules=MatchRules(7, match_on=("catalogNumber",)),
+                        create_skeletal=True, batch_size=batch_size)  # fmt: skip
         try:
             links = []
             for name in names:

@@ -8,8 +8,8 @@ import pytest
 import sqlalchemy as sa
 from symbiota_helpers import OTHER_COLLID, Portal
 
-from cyverse_link.errors import ConfigError
-from cyverse_link.models import Match, MatchStatus
+from cyverse_link.core.errors import ConfigError
+from cyverse_link.core.models import Match, MatchStatus
 
 M, U, A = MatchStatus.MATCHED, MatchStatus.UNMATCHED, MatchStatus.AMBIGUOUS
 

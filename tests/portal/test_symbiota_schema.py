@@ -8,11 +8,13 @@ import pytest
 import sqlalchemy as sa
 from symbiota_helpers import Portal, link
 
-from cyverse_link.errors import AuthenticationFailed, PortalError, ServiceUnavailable
-from cyverse_link.portal.base import SchemaInfo
+from cyverse_link.core.errors import AuthenticationFailed, PortalError, ServiceUnavailable
+from cyverse_link.portal.base import MatchRules, SchemaInfo
 from cyverse_link.portal.schema import parse_version
 from cyverse_link.portal.symbiota import SymbiotaDb
 from cyverse_link.sandbox.symbiota_schema import add_collection, create_symbiota_schema
+
+ONE = MatchRules(1, match_on=("catalogNumber",))  # collection 1, catalog numbers only
 
 
 def test_detects_both_flavours(portal: Portal) -> None:
@@ -42,7 +44,7 @@ def _fresh(url: str, flavour: str, version: str | None = None) -> sa.Engine:
 def test_version_is_compared_as_a_tuple(backend_url: str) -> None:
     """As strings "3.10.0" < "3.2"; as versions it is newer, so the table is media."""
     engine = _fresh(backend_url, "media", "3.10.0")
-    db = SymbiotaDb(backend_url, None, 1, match_on=["catalogNumber"])
+    db = SymbiotaDb(backend_url, None, rules=ONE)
     assert db.schema() == SchemaInfo("3.10.0", "media")
     db.close()
     engine.dispose()
@@ -52,7 +54,7 @@ def test_tables_win_over_a_missing_version(backend_url: str) -> None:
     engine = _fresh(backend_url, "images")
     with engine.begin() as conn:
         conn.execute(sa.text("DELETE FROM schemaversion"))
-    db = SymbiotaDb(backend_url, None, 1, match_on=["catalogNumber"])
+    db = SymbiotaDb(backend_url, None, rules=ONE)
     assert db.schema() == SchemaInfo(None, "images")
     db.close()
     engine.dispose()
@@ -101,13 +103,13 @@ def test_unknown_collection(portal: Portal) -> None:
 def test_not_a_symbiota_database(tmp_path: Path) -> None:
     url = f"sqlite:///{tmp_path / 'empty.sqlite'}"
     with pytest.raises(PortalError, match="no 'media' or 'images' table"):
-        SymbiotaDb(url, None, 1, match_on=["catalogNumber"]).schema()
+        SymbiotaDb(url, None, rules=ONE).schema()
 
 
 @pytest.mark.mariadb
 def test_wrong_password_is_reported_without_it(mariadb_server: str) -> None:
     url = mariadb_server.replace("root@", "cl_nobody@") + "/mysql"
-    db = SymbiotaDb(url, "s3cret-pw", 1, match_on=["catalogNumber"])
+    db = SymbiotaDb(url, "s3cret-pw", rules=ONE)
     with pytest.raises(AuthenticationFailed) as info:
         db.schema()
     assert "s3cret-pw" not in str(info.value)
@@ -116,9 +118,7 @@ def test_wrong_password_is_reported_without_it(mariadb_server: str) -> None:
 
 
 def test_unreachable_server() -> None:
-    db = SymbiotaDb(
-        "mysql+pymysql://u@127.0.0.1:1/symbiota", "pw-xyz", 1, match_on=["catalogNumber"]
-    )
+    db = SymbiotaDb("mysql+pymysql://u@127.0.0.1:1/symbiota", "pw-xyz", rules=ONE)
     with pytest.raises(ServiceUnavailable) as info:
         db.schema()
     assert info.value.retryable

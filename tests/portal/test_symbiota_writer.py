@@ -8,9 +8,9 @@ from dataclasses import replace
 import sqlalchemy as sa
 from symbiota_helpers import COLLID, OTHER_COLLID, Portal, link
 
-from cyverse_link.config import IdentifierSettings
-from cyverse_link.identifiers import IdentifierParser
-from cyverse_link.models import Match, MatchStatus, MediaLink, Written
+from cyverse_link.config.settings import IdentifierSettings
+from cyverse_link.core.identifiers import IdentifierParser
+from cyverse_link.core.models import Match, MatchStatus, MediaLink, Written
 from cyverse_link.portal.symbiota import SymbiotaDb
 
 
@@ -431,3 +431,19 @@ def test_fields_a_curator_changed_after_the_tool_wrote_are_kept(portal: Portal) 
     result = db.write(mapped(db, [third]))
     assert result.written[third.source_identifier] == portal.occ["bare"]
     assert portal.rows()[0]["occid"] == portal.occ["bare"]
+
+
+def test_skeletal_record_comes_before_the_url_check(portal: Portal) -> None:
+    """An unmatched number whose file a curator row already shows: the batch's skeletal records
+    are made first (one lookup, one insert), so the record exists, while the file links no
+    second media row: the curator's row is reported and left as it is."""
+    db = portal.db(create_skeletal=True)
+    lk = link("NEW9")
+    media_id = _curator_row(portal, portal.occ["bare"], url=lk.urls.url, caption="mine")
+    before = portal.rows()
+    result = db.write(mapped(db, [lk]))
+    assert (result.inserted, result.unchanged, result.skeletal_created) == (0, 1, 1)
+    assert len(_occurrences(portal, "NEW9")) == 1
+    assert result.written == {lk.source_identifier: portal.occ["bare"]}
+    assert f"media row {media_id}" in result.notes[lk.source_identifier]
+    assert portal.rows() == before

@@ -8,6 +8,8 @@ Per-module counts are printed in the terminal summary (conftest.py).
 
 from __future__ import annotations
 
+import contextlib
+import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -47,6 +49,12 @@ WALL: list[float] = []  # seconds the whole pool took  # read by conftest's term
 # Modules run this many at a time, each against its own server process (CI time budget;
 # several tests wait on timers, so more than the core count still helps).
 WORKERS = 4
+# Modules that write fixed paths under /tmp (data_obj_test.py ``_check_obj_put_get``:
+# /tmp/obj_put_get_test_file, put and read back at several sizes): two personas' runs of one
+# of them at once overwrite each other's file (seen as checksum mismatches and
+# FileNotFoundError), so they take turns.
+FIXED_TMP_PATHS = {"data_obj_test"}
+_FIXED_TMP = threading.Lock()
 
 
 @pytest.fixture(scope="module")
@@ -61,7 +69,8 @@ def results(tmp_path_factory: pytest.TempPathFactory) -> dict[tuple[str, str], M
     def one(module: str, config: str) -> ModuleResult:
         persona, cyverse_rules = CONFIGS[config]
         workdir = tmp_path_factory.mktemp(f"{module}-{config}")
-        with server_process(persona, cyverse_rules) as address:
+        turn = _FIXED_TMP if module in FIXED_TMP_PATHS else contextlib.nullcontext()
+        with turn, server_process(persona, cyverse_rules) as address:
             return run_module(address, module, workdir, config)
 
     started = time.monotonic()

@@ -26,9 +26,10 @@ import sqlalchemy as sa
 import yaml
 from PIL import Image
 
-from cyverse_link.config import Settings, load_settings
-from cyverse_link.ledger import FileRecord, Ledger
-from cyverse_link.models import Stage, Status
+from cyverse_link.config.settings import Settings, load_settings
+from cyverse_link.core.models import Stage, Status
+from cyverse_link.core.retry import Backoff
+from cyverse_link.ledger.store import FileRecord, Ledger
 from cyverse_link.sandbox.irods import SandboxIrods
 from cyverse_link.sandbox.irods.server import ObjectInfo
 from cyverse_link.sandbox.symbiota_schema import (
@@ -165,11 +166,13 @@ class Rig:
         """``run_sync`` in-process; ``quick_resend``: the iRODS store re-sends without its
         back-off pause (faults that need re-sends stay fast)."""
         from cyverse_link.datastore.irods import IrodsStore
-        from cyverse_link.pipeline import run_sync
+        from cyverse_link.sync.pipeline import run_sync
 
         store = None
         if quick_resend and "store" not in kwargs:
-            store = kwargs["store"] = IrodsStore(self.settings.irods, IRODS_PASSWORD, backoff=0)
+            irods = self.settings.irods
+            no_wait = Backoff(irods.retries, 0)  # re-send at once
+            store = kwargs["store"] = IrodsStore(irods, IRODS_PASSWORD, retry=no_wait)
         try:
             with self.environment():
                 return run_sync(self.settings, retry_delay=0, **kwargs)

@@ -21,10 +21,10 @@ import pytest
 from hypothesis import HealthCheck, assume, example, given, settings
 from hypothesis import strategies as st
 
-from cyverse_link.config import IdentifierSettings, SourceSettings, parse_settings
-from cyverse_link.errors import ConfigError
-from cyverse_link.identifiers import parse_identifier
-from cyverse_link.scan import ignored_reason, scan
+from cyverse_link.config.settings import IdentifierSettings, SourceSettings, parse_settings
+from cyverse_link.core.errors import ConfigError
+from cyverse_link.core.identifiers import parse_identifier
+from cyverse_link.dropfolder.scan import ignored_reason, scan
 
 pytestmark = pytest.mark.filterwarnings("ignore::hypothesis.errors.NonInteractiveExampleWarning")
 

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 from reliability_rig import Rig, assert_consistent, make_rig, upload_done
 
-from cyverse_link.models import Status
+from cyverse_link.core.models import Status
 
 MISMATCH = -314000  # USER_CHKSUM_MISMATCH: the 4.3 close refusing damaged bytes
 

@@ -12,9 +12,10 @@ from typing import Any
 import pytest
 from reliability_rig import IRODS_PASSWORD, Rig, assert_consistent, make_rig, upload_done
 
+from cyverse_link.core.errors import ServiceUnavailable
+from cyverse_link.core.models import Stage, Status
+from cyverse_link.core.retry import Backoff
 from cyverse_link.datastore.irods import IrodsStore
-from cyverse_link.errors import ServiceUnavailable
-from cyverse_link.models import Stage, Status
 
 WRITE = 676  # the API a put's data travels in
 
@@ -35,7 +36,9 @@ class CutOffStore(IrodsStore):
 
     def __init__(self, rig: Rig, target: str) -> None:
         self.rig, self.target, self.active = rig, target, False
-        super().__init__(rig.settings.irods, IRODS_PASSWORD, backoff=0, sleep=self._between)
+        irods = rig.settings.irods
+        no_wait = Backoff(irods.retries, 0, sleep=self._between)
+        super().__init__(irods, IRODS_PASSWORD, retry=no_wait)
 
     def put(self, local: Path, remote: str, md5: str) -> Any:
         if remote != self.target:

@@ -15,7 +15,7 @@ from click.testing import CliRunner
 from reliability_rig import Rig, assert_consistent, make_rig, write_images
 
 from cyverse_link.cli import cli
-from cyverse_link.errors import LedgerError
+from cyverse_link.core.errors import LedgerError
 
 
 @pytest.fixture

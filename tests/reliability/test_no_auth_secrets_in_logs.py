@@ -15,7 +15,7 @@ import yaml
 from click.testing import CliRunner
 
 from cyverse_link.cli import cli
-from cyverse_link.credentials import redactor
+from cyverse_link.config.credentials import redactor
 from cyverse_link.sandbox.irods import SandboxIrods
 from cyverse_link.sandbox.irods import auth as sandbox_auth
 

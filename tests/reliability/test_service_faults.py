@@ -14,7 +14,8 @@ import pytest
 import sqlalchemy as sa
 from reliability_rig import Rig, assert_consistent, make_rig, upload_done
 
-from cyverse_link.errors import ServiceUnavailable
+from cyverse_link.core.errors import ServiceUnavailable
+from cyverse_link.portal.base import MatchRules
 from cyverse_link.portal.symbiota import SymbiotaDb
 from cyverse_link.sandbox.bisque_server import BisqueSandbox
 
@@ -56,8 +57,8 @@ def test_mariadb_connection_killed_during_mapping(tmp_path: Path, mariadb_url: s
     try:
         rig.configure(symbiota={"batch_size": 2})
         s = rig.settings
-        portal = SymbiotaDb(s.symbiota.db_url, None, s.collection.collid,
-                            match_on=s.identifiers.match_on, batch_size=2)  # fmt: skip
+        rules = MatchRules(s.collection.collid, match_on=s.identifiers.match_on)
+        portal = SymbiotaDb(s.symbiota.db_url, None, rules=rules, batch_size=2)
         # one bulk INSERT per batch of 2: the third batch meets the dead connection
         killer = KillDuringInsert(mariadb_url.split("?")[0].rsplit("/", 1)[0], nth=3)
         sa.event.listen(portal._engine, "before_cursor_execute", killer)

@@ -3,7 +3,7 @@ ours."""
 
 from __future__ import annotations
 
-from cyverse_link.models import MediaLink, MediaUrls
+from cyverse_link.core.models import MediaLink, MediaUrls
 from cyverse_link.portal.api_rows import find_ours, plan_patch, post_body, tracked_values
 
 LINK = MediaLink(

@@ -6,9 +6,9 @@ import pytest
 from click.testing import CliRunner
 
 from cyverse_link.cli import cli
-from cyverse_link.config import load_settings, parse_settings
-from cyverse_link.errors import ConfigError
-from cyverse_link.models import PortalMode
+from cyverse_link.config.settings import load_settings, parse_settings
+from cyverse_link.core.errors import ConfigError
+from cyverse_link.core.models import PortalMode
 
 BASE = {"collection": {"collid": 7}, "symbiota": {"mode": "csv"}}
 

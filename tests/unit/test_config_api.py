@@ -7,14 +7,14 @@ from typing import Any
 
 import pytest
 
-from cyverse_link.config import parse_settings
-from cyverse_link.credentials import (
+from cyverse_link.config.credentials import (
     KEYRING_SERVICE,
     keyring_username,
     resolve_password,
     store_password,
 )
-from cyverse_link.errors import ConfigError
+from cyverse_link.config.settings import parse_settings
+from cyverse_link.core.errors import ConfigError
 
 SECRET = "api-Secret-1b2c3d"
 

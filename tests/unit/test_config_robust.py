@@ -12,9 +12,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from cyverse_link.cli import cli
-from cyverse_link.config import load_settings, parse_settings
-from cyverse_link.errors import ConfigError
-from cyverse_link.wiring import symbiota_needs_password
+from cyverse_link.config.settings import load_settings, parse_settings
+from cyverse_link.core.errors import ConfigError
+from cyverse_link.run.wiring import symbiota_needs_password
 
 BASE = "collection: {collid: 7}\nsymbiota: {mode: csv}\n"
 

@@ -7,8 +7,7 @@ import keyring
 import pytest
 from keyring.backends import fail, null
 
-from cyverse_link.config import parse_settings
-from cyverse_link.credentials import (
+from cyverse_link.config.credentials import (
     KEYRING_SERVICE,
     Redactor,
     Secret,
@@ -17,7 +16,8 @@ from cyverse_link.credentials import (
     resolve_password,
     store_password,
 )
-from cyverse_link.errors import ConfigError
+from cyverse_link.config.settings import parse_settings
+from cyverse_link.core.errors import ConfigError
 
 SECRET = "Tr0ub4dor&3-horse"
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from cyverse_link.models import MediaUrls
+from cyverse_link.core.models import MediaUrls
 from cyverse_link.portal.curator_rules import plan_update, row_urls, url_keys
 
 NEW = {"url": "n/web", "thumbnailUrl": "n/tn", "occid": 5, "tid": 9, "hashValue": "h2"}

@@ -10,10 +10,10 @@ from pathlib import Path
 import pytest
 from PIL import Image, ImageCms
 
-from cyverse_link.config import DerivativeSettings
-from cyverse_link.derivatives import make_derivatives
-from cyverse_link.errors import ImageError
-from cyverse_link.naming import Rendition
+from cyverse_link.config.settings import DerivativeSettings
+from cyverse_link.core.errors import ImageError
+from cyverse_link.core.naming import Rendition
+from cyverse_link.dropfolder.derivatives import make_derivatives
 
 SETTINGS = DerivativeSettings(web_width=400, thumbnail_width=50, large_width=800, jpeg_quality=80)
 

@@ -15,10 +15,10 @@ from types import ModuleType
 import pytest
 from PIL import Image, ImageChops, ImageStat
 
-from cyverse_link.config import DerivativeSettings
-from cyverse_link.demo_data import write_samples
-from cyverse_link.derivatives import fit_size, make_derivatives
-from cyverse_link.naming import Rendition
+from cyverse_link.config.settings import DerivativeSettings
+from cyverse_link.core.naming import Rendition
+from cyverse_link.demo.data import write_samples
+from cyverse_link.dropfolder.derivatives import fit_size, make_derivatives
 
 BENCH = Path(__file__).resolve().parents[2] / "bench"
 SETTINGS = DerivativeSettings(web_width=700, thumbnail_width=90, large_width=1500, jpeg_quality=85)
@@ -119,8 +119,8 @@ CHILD = textwrap.dedent(
     """
     import sys
     from pathlib import Path
-    from cyverse_link.config import DerivativeSettings
-    from cyverse_link.derivatives import make_derivatives
+    from cyverse_link.config.settings import DerivativeSettings
+    from cyverse_link.dropfolder.derivatives import make_derivatives
 
     def rss(field):
         for line in Path("/proc/self/status").read_text().splitlines():

@@ -31,13 +31,13 @@ def test_every_command_is_in_the_readme(command: str) -> None:
 @pytest.mark.parametrize(
     ("module", "name"),
     [
-        ("cyverse_link.pipeline", "run_sync"),
-        ("cyverse_link.plan", "run_plan"),
-        ("cyverse_link.link", "run_link"),
-        ("cyverse_link.relink", "run_relink"),
-        ("cyverse_link.verify", "run_verify"),
-        ("cyverse_link.check", "run_check"),
-        ("cyverse_link.demo", "run_demo"),
+        ("cyverse_link.sync.pipeline", "run_sync"),
+        ("cyverse_link.sync.plan", "run_plan"),
+        ("cyverse_link.admin.link", "run_link"),
+        ("cyverse_link.admin.relink", "run_relink"),
+        ("cyverse_link.admin.verify", "run_verify"),
+        ("cyverse_link.admin.check", "run_check"),
+        ("cyverse_link.demo.run", "run_demo"),
     ],
 )
 def test_library_entry_points_are_importable(module: str, name: str) -> None:

@@ -4,9 +4,9 @@ from pathlib import Path
 
 import pytest
 
-from cyverse_link.config import IdentifierSettings, ReplaceRule
-from cyverse_link.errors import ConfigError
-from cyverse_link.identifiers import (
+from cyverse_link.config.settings import IdentifierSettings, ReplaceRule
+from cyverse_link.core.errors import ConfigError
+from cyverse_link.core.identifiers import (
     load_mapping_csv,
     normalize_catalog,
     parse_identifier,
@@ -15,7 +15,7 @@ from cyverse_link.identifiers import (
     suffix_rank,
     suffix_sort_key,
 )
-from cyverse_link.models import Identifier
+from cyverse_link.core.models import Identifier
 
 ASU = IdentifierSettings(pattern=r"(?P<catalog>ASU\d{7})(?:[_-](?P<suffix>\w+))?")
 GENERIC = IdentifierSettings()  # [A-Z]+\d+ with optional suffix

@@ -1,13 +1,11 @@
-"""python-irodsclient exceptions map onto cyverse_link.errors with actionable messages."""
+"""python-irodsclient exceptions map onto cyverse_link.core.errors with actionable messages."""
 
 from __future__ import annotations
 
 import pytest
 from irods import exception as ex
 
-from cyverse_link.datastore.base import avu_attribute
-from cyverse_link.datastore.irods_errors import connect_error, translate
-from cyverse_link.errors import (
+from cyverse_link.core.errors import (
     AuthenticationFailed,
     ChecksumMismatch,
     DataStoreError,
@@ -16,6 +14,8 @@ from cyverse_link.errors import (
     ServiceUnavailable,
     TransferFailed,
 )
+from cyverse_link.datastore.base import avu_attribute
+from cyverse_link.datastore.irods_errors import connect_error, translate
 
 
 @pytest.mark.parametrize(

@@ -10,10 +10,11 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
-from cyverse_link import ledger as ledger_mod
-from cyverse_link.errors import LedgerError, LockHeld
-from cyverse_link.ledger import FileRecord, Ledger, RunLock, lock_path_for
-from cyverse_link.models import Counts, MediaUrls, Problem, Stage, Status
+from cyverse_link.core.errors import LedgerError, LockHeld
+from cyverse_link.core.models import Counts, MediaUrls, Problem, Stage, Status
+from cyverse_link.ledger import store as ledger_mod
+from cyverse_link.ledger.store import FileRecord, Ledger
+from cyverse_link.run.lock import RunLock, lock_path_for
 
 TRICKY = [
     "a.jpg",
@@ -201,8 +202,8 @@ def test_killed_run_keeps_every_committed_transition(url: str, tmp_path: Path) -
     script = textwrap.dedent(
         f"""
         import os, signal
-        from cyverse_link.ledger import Ledger
-        from cyverse_link.models import Stage
+        from cyverse_link.ledger.store import Ledger
+        from cyverse_link.core.models import Stage
         led = Ledger({url!r})
         for i in range(5):
             led.advance(f"f{{i}}.jpg", Stage.UPLOADED, size=i)
@@ -278,7 +279,7 @@ def test_lock_held_by_another_process_and_released_when_it_dies(tmp_path: Path) 
     script = textwrap.dedent(
         f"""
         import sys, time
-        from cyverse_link.ledger import RunLock
+        from cyverse_link.run.lock import RunLock
         with RunLock({str(path)!r}):
             print("locked", flush=True)
             time.sleep(60)

@@ -10,9 +10,9 @@ import sqlalchemy as sa
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from cyverse_link.ledger import Ledger
-from cyverse_link.ledger_schema import _MIGRATIONS, MAX_REL_PATH
-from cyverse_link.models import Stage, Status
+from cyverse_link.core.models import Stage, Status
+from cyverse_link.ledger.schema import _MIGRATIONS, MAX_REL_PATH
+from cyverse_link.ledger.store import Ledger
 
 pytestmark = pytest.mark.mariadb
 

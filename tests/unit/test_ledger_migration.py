@@ -6,8 +6,8 @@ from pathlib import Path
 
 import sqlalchemy as sa
 
-from cyverse_link.ledger import Ledger
-from cyverse_link.models import Stage, Status
+from cyverse_link.core.models import Stage, Status
+from cyverse_link.ledger.store import Ledger
 
 
 def test_version_1_ledger_gains_previous_irods_path(tmp_path: Path) -> None:

@@ -9,10 +9,10 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from cyverse_link import lock as lock_mod
 from cyverse_link.cli import cli
-from cyverse_link.errors import LockHeld
-from cyverse_link.lock import RunLock, lock_path_for
+from cyverse_link.core.errors import LockHeld
+from cyverse_link.run import lock as lock_mod
+from cyverse_link.run.lock import RunLock, lock_path_for
 
 
 def test_release_removes_the_lock_file(tmp_path: Path) -> None:

@@ -7,12 +7,13 @@ from pathlib import Path
 import pytest
 from imaging import image_bytes, make_mixed_folder, write
 
-from cyverse_link import scan as scan_mod
-from cyverse_link.config import Settings, parse_settings
-from cyverse_link.ledger import FileRecord, Ledger
-from cyverse_link.models import LocalFile, Match, MatchStatus, Problem, Stage, Status
-from cyverse_link.plan import Decision, RecordCursor, decide, iter_plan, run_plan
-from cyverse_link.report import load_report
+from cyverse_link.config.settings import Settings, parse_settings
+from cyverse_link.core.identifiers import IdentifierParser
+from cyverse_link.core.models import LocalFile, Match, MatchStatus, Problem, Stage, Status
+from cyverse_link.dropfolder import scan as scan_mod
+from cyverse_link.ledger.store import FileRecord, Ledger
+from cyverse_link.run.report import load_report
+from cyverse_link.sync.plan import Decision, RecordCursor, decide, iter_plan, run_plan
 
 
 def make_settings(tmp_path: Path, **ident: object) -> Settings:
@@ -52,7 +53,7 @@ def record(stage: Stage = Stage.MAPPED, status: Status = Status.DONE, md5: str =
     ],
 )
 def test_decide(loc, ident, rec, expected) -> None:  # type: ignore[no-untyped-def]
-    from cyverse_link.models import Identifier
+    from cyverse_link.core.models import Identifier
 
     decision, reason = decide(loc, Identifier(ident) if ident else None, rec)
     assert decision is expected
@@ -132,7 +133,7 @@ def test_matcher_seam_counts_matches_in_batches(tmp_path: Path) -> None:
 def seed_as_sync_would(s: Settings) -> None:
     """What the sync pipeline records once a file is fully mapped."""
     with Ledger(s.state.db_url) as led:
-        for item in iter_plan(s, None):
+        for item in iter_plan(s.source, IdentifierParser(s.identifiers), None):
             f = item.local
             led.advance(
                 f.rel_path,

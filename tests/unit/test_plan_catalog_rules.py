@@ -11,13 +11,12 @@ import pytest
 import sqlalchemy as sa
 from imaging import image_bytes, write
 
-from cyverse_link import plan as plan_mod
-from cyverse_link.config import IdentifierSettings, ReplaceRule, Settings, parse_settings
-from cyverse_link.identifiers import IdentifierParser
-from cyverse_link.ledger import Ledger
-from cyverse_link.models import Stage, Status
-from cyverse_link.plan import iter_plan, run_plan
-from cyverse_link.report import load_report
+from cyverse_link.config.settings import IdentifierSettings, ReplaceRule, Settings, parse_settings
+from cyverse_link.core.identifiers import IdentifierParser, load_mapping_csv
+from cyverse_link.core.models import Stage, Status
+from cyverse_link.ledger.store import Ledger
+from cyverse_link.run.report import load_report
+from cyverse_link.sync.plan import iter_plan, run_plan
 
 PATTERN = r"(?P<catalog>ASU\d{7})(?:[_-](?P<suffix>\w+))?"
 
@@ -42,7 +41,9 @@ def seed(s: Settings, wrong: str | None = None, mapping: dict[str, str] | None =
     """Finished rows with the catalog numbers (and suffixes) the names parse to; ``wrong``
     gets another catalog number recorded (an older rule, a relinked row...)."""
     with Ledger(s.state.db_url) as led:
-        for n, item in enumerate(iter_plan(s, None, mapping=mapping), start=1):
+        for n, item in enumerate(
+            iter_plan(s.source, IdentifierParser(s.identifiers, mapping), None), start=1
+        ):
             f, ident = item.local, item.identifier
             assert ident is not None
             catalog = "ASU9999999" if f.rel_path == wrong else ident.catalog
@@ -163,7 +164,7 @@ def test_plan_with_a_mapping_csv_uses_its_content(settings: Settings, parsed: li
     csv = settings.source.path.parent / "map.csv"
     csv.write_text("filename,catalogNumber\nASU0000002.jpg,ASU0000042\n")
     s = with_rules(settings, IdentifierSettings(pattern=PATTERN, mapping_csv=csv))
-    mapping = plan_mod.load_mapping_csv(csv)
+    mapping = load_mapping_csv(csv)
     seed(s, mapping=mapping)
     with Ledger(s.state.db_url) as led:
         parser = IdentifierParser(s.identifiers, mapping)

@@ -15,14 +15,14 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from imaging import image_bytes, make_mixed_folder, write
 
-from cyverse_link import plan as plan_mod
-from cyverse_link.config import IdentifierSettings, ReplaceRule, Settings, parse_settings
-from cyverse_link.identifiers import IdentifierParser, split_copy_marker, stem_of
-from cyverse_link.ledger import Ledger, _encode
-from cyverse_link.models import Counts, MediaUrls, Problem, Stage, Status
-from cyverse_link.plan import PlanEvent, iter_plan, run_plan
-from cyverse_link.report import ReportEntry, ReportWriter, load_report
-from cyverse_link.scan import _Filter
+from cyverse_link.config.settings import IdentifierSettings, ReplaceRule, Settings, parse_settings
+from cyverse_link.core.identifiers import IdentifierParser, split_copy_marker, stem_of
+from cyverse_link.core.models import Counts, MediaUrls, Problem, Stage, Status
+from cyverse_link.dropfolder.scan import _Filter
+from cyverse_link.ledger.store import Ledger, _encode
+from cyverse_link.run.report import ReportEntry, ReportWriter, load_report
+from cyverse_link.sync import plan as plan_mod
+from cyverse_link.sync.plan import PlanEvent, iter_plan, run_plan
 
 PATTERN = r"(?P<catalog>ASU\d{7})(?:[_-](?P<suffix>\w+))?"
 HOSTILE = [
@@ -52,7 +52,9 @@ def seed_finished(s: Settings) -> None:
     """Rows as a finished sync leaves them (URLs, iRODS path, occid), plus a few that are
     not settled: an error kept, a resumable stage, a detail note."""
     with Ledger(s.state.db_url) as led:
-        for n, item in enumerate(iter_plan(s, None), start=1):
+        for n, item in enumerate(
+            iter_plan(s.source, IdentifierParser(s.identifiers), None), start=1
+        ):
             f = item.local
             base = f"https://h/dav-anon/iplant/projects/x/{f.rel_path}"
             stage, status = Stage.MAPPED, Status.DONE
@@ -78,7 +80,10 @@ def test_fast_plan_equals_the_full_path(tmp_path: Path, include: list[str] | Non
         write(s.source.path / name, image_bytes("JPEG", seed=20 + i))
     seed_finished(s)
     with Ledger(s.state.db_url) as led:
-        full = [plan_mod._entry(item, None).to_dict() for item in iter_plan(s, led)]
+        full = [
+            plan_mod._entry(item, None).to_dict()
+            for item in iter_plan(s.source, IdentifierParser(s.identifiers), led)
+        ]
     events: list[PlanEvent] = []
     report = run_plan(s, on_event=events.append)
     entries = load_report(report.path)["entries"]  # type: ignore[arg-type]

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from cyverse_link.identifiers import normalize_catalog
-from cyverse_link.models import MatchStatus
+from cyverse_link.core.identifiers import normalize_catalog
+from cyverse_link.core.models import MatchStatus
 from cyverse_link.portal.matching import (
     Candidate,
     catalog_variants,

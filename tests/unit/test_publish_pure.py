@@ -6,8 +6,8 @@ import xml.etree.ElementTree as ET
 
 import pytest
 
-from cyverse_link.errors import PublishError
-from cyverse_link.naming import Rendition, derivative_path
+from cyverse_link.core.errors import PublishError
+from cyverse_link.core.naming import Rendition, derivative_path
 from cyverse_link.publish import bisque_xml as bx
 from cyverse_link.publish.davanon import DavAnonProvider
 

@@ -6,9 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from cyverse_link.errors import CyverseLinkError
-from cyverse_link.models import Counts, MediaUrls, Problem, Stage, Status
-from cyverse_link.report import COUNT_NAMES, ReportEntry, ReportWriter, load_report
+from cyverse_link.core.errors import CyverseLinkError
+from cyverse_link.core.models import Counts, MediaUrls, Problem, Stage, Status
+from cyverse_link.run.report import COUNT_NAMES, ReportEntry, ReportWriter, load_report
 
 T0 = datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC)
 

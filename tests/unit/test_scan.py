@@ -8,12 +8,12 @@ from pathlib import Path
 import pytest
 from imaging import image_bytes, make_mixed_folder, noise_jpeg, write
 
-from cyverse_link import scan as scan_mod
-from cyverse_link import sniff
-from cyverse_link.config import SourceSettings
-from cyverse_link.errors import ConfigError
-from cyverse_link.models import LocalFile, Problem
-from cyverse_link.scan import inspect_file, scan
+from cyverse_link.config.settings import SourceSettings
+from cyverse_link.core.errors import ConfigError
+from cyverse_link.core.models import LocalFile, Problem
+from cyverse_link.dropfolder import scan as scan_mod
+from cyverse_link.dropfolder import sniff
+from cyverse_link.dropfolder.scan import inspect_file, scan
 
 
 def src(root: Path, **kw: object) -> SourceSettings:

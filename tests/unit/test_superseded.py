@@ -9,9 +9,9 @@ from datetime import UTC, datetime, timedelta
 from hypothesis import given
 from hypothesis import strategies as st
 
-from cyverse_link.collection_index import CollectionIndex
-from cyverse_link.models import RemoteObject
-from cyverse_link.naming import versioned_path
+from cyverse_link.admin.collection_index import CollectionIndex
+from cyverse_link.core.models import RemoteObject
+from cyverse_link.core.naming import versioned_path
 
 BASE = "/iplant/home/shared/p/box/ASU0000001.jpg"
 T0 = datetime(2026, 1, 1, tzinfo=UTC)

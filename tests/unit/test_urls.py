@@ -6,7 +6,7 @@ from urllib.parse import unquote, urlsplit
 
 import pytest
 
-from cyverse_link.urls import (
+from cyverse_link.core.urls import (
     basename,
     bisque_image_urls,
     bisque_irods_path,

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from cyverse_link.check import CheckLine, exit_code
-from cyverse_link.config import parse_settings
-from cyverse_link.wiring import symbiota_needs_password
+from cyverse_link.admin.check import CheckLine, exit_code
+from cyverse_link.config.settings import parse_settings
+from cyverse_link.run.wiring import symbiota_needs_password
 
 
 @pytest.mark.parametrize(

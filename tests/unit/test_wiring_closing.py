@@ -6,9 +6,9 @@ from contextlib import ExitStack
 
 import requests
 
-from cyverse_link import wiring
 from cyverse_link.publish.bisque import BisqueClient, BisqueProvider
 from cyverse_link.publish.davanon import DavAnonProvider
+from cyverse_link.run import wiring
 
 
 class CountingSession(requests.Session):
@@ -21,7 +21,7 @@ class CountingSession(requests.Session):
 
 def test_bisque_provider_closes_its_client_session() -> None:
     session = CountingSession()
-    client = BisqueClient("http://127.0.0.1:9", "u", "p", session=session)
+    client = BisqueClient("http://127.0.0.1:9", ("u", "p"), session=session)
     with ExitStack() as opened:
         provider = wiring.closing(opened, BisqueProvider(client, "data.example.org"))
         assert provider.client is client

@@ -4,24 +4,28 @@ request that is not in the cassette fails) and live against the sandbox server."
 from __future__ import annotations
 
 import time
+from dataclasses import replace
 from typing import Any
 
 import pytest
 import requests
 from web_support import SANDBOX_PASSWORD, WRONG_PASSWORD, BisqueTarget
 
-from cyverse_link.errors import AuthenticationFailed, PublishError, ServiceUnavailable
-from cyverse_link.publish.bisque import BisqueClient, BisqueProvider
+from cyverse_link.admin.verify import UrlProblem, UrlToCheck, check_urls
+from cyverse_link.core.errors import AuthenticationFailed, PublishError, ServiceUnavailable
+from cyverse_link.core.urls import bisque_irods_value, irods_value_forms
+from cyverse_link.publish.bisque import BISQUE_RETRY, BisqueClient, BisqueProvider
 from cyverse_link.sandbox.bisque_server import BisqueSandbox
-from cyverse_link.urls import bisque_irods_value, irods_value_forms
-from cyverse_link.verify import UrlProblem, UrlToCheck, check_urls
 
 IRODS_HOST = "data.iplantcollaborative.org"
+NO_WAIT = replace(BISQUE_RETRY, sleep=lambda s: None)  # the default retries, without pauses
 
 
-def client_for(t: BisqueTarget, password: str | None = None, **kw: Any) -> BisqueClient:
-    kw.setdefault("sleep", t.sleeps.append)
-    return BisqueClient(t.url, t.user, password or t.password, **kw)
+def client_for(t: BisqueTarget, password: str | None = None, **retry: Any) -> BisqueClient:
+    """``retry``: changes to the client's default ``Backoff``; its waits land in ``t.sleeps``."""
+    retry.setdefault("sleep", t.sleeps.append)
+    login = (t.user, password or t.password)
+    return BisqueClient(t.url, login, retry=replace(BISQUE_RETRY, **retry))
 
 
 def value_for(t: BisqueTarget, name: str) -> str:
@@ -138,7 +142,7 @@ def test_provider_publishes_and_tags_a_private_registration(bisque: BisqueTarget
 @pytest.mark.needs_sandbox
 def test_503_then_success(bisque: BisqueTarget) -> None:
     bisque.fault(lambda sb: sb.fail_next(2))
-    client_for(bisque, backoff=0.5).login_check()
+    client_for(bisque, base_delay=0.5).login_check()
     assert bisque.sleeps == [0.5, 1.0]
 
 
@@ -146,7 +150,7 @@ def test_503_then_success(bisque: BisqueTarget) -> None:
 def test_503_until_the_retries_run_out(bisque: BisqueTarget) -> None:
     bisque.fault(lambda sb: sb.fail_next(3, retry_after=7))
     with pytest.raises(ServiceUnavailable, match="503") as info:
-        client_for(bisque, retries=2, max_retry_after=5).login_check()
+        client_for(bisque, retries=2, max_wait=5).login_check()
     assert info.value.retryable and info.value.exit_code == 3
     assert bisque.sleeps == [5, 5]  # Retry-After respected, but bounded
 
@@ -197,9 +201,8 @@ def test_timeout_uses_the_live_sandbox_delay_switch() -> None:
     with BisqueSandbox({"alice": SANDBOX_PASSWORD}) as sb:
         sb.delay = 30.0  # far beyond the timeout, and beyond any stall of a loaded machine
         sleeps: list[float] = []
-        client = BisqueClient(
-            sb.url, "alice", SANDBOX_PASSWORD, timeout=0.5, retries=1, sleep=sleeps.append
-        )
+        retry = replace(BISQUE_RETRY, retries=1, sleep=sleeps.append)
+        client = BisqueClient(sb.url, ("alice", SANDBOX_PASSWORD), timeout=0.5, retry=retry)
         start = time.monotonic()
         with pytest.raises(ServiceUnavailable, match="did not answer") as info:
             client.login_check()
@@ -211,9 +214,8 @@ def test_timeout_uses_the_live_sandbox_delay_switch() -> None:
 def test_connection_refused() -> None:
     with BisqueSandbox() as sb:
         url = sb.url
-    client = BisqueClient(
-        url, "alice", SANDBOX_PASSWORD, retries=1, sleep=lambda s: None, timeout=2
-    )
+    retry = replace(BISQUE_RETRY, retries=1, sleep=lambda s: None)
+    client = BisqueClient(url, ("alice", SANDBOX_PASSWORD), retry=retry, timeout=2)
     with pytest.raises(ServiceUnavailable, match="cannot connect"):
         client.login_check()
 
@@ -222,14 +224,14 @@ def test_html_answer_is_an_auth_failure() -> None:
     """A CAS site that still redirects to its HTML login page is refused, not parsed."""
     with BisqueSandbox() as sb:
         session = requests.Session()
-        client = BisqueClient(sb.url, "alice", "x", session=session, sleep=lambda s: None)
+        client = BisqueClient(sb.url, ("alice", "x"), session=session, retry=NO_WAIT)
         with pytest.raises(AuthenticationFailed, match="HTML"):
             client.fetch(f"{sb.url}/auth_service/login", accept="text/xml")
 
 
 def test_check_bisque_reports_the_login_state() -> None:
-    from cyverse_link.config import BisqueSettings
-    from cyverse_link.errors import ConfigError
+    from cyverse_link.config.settings import BisqueSettings
+    from cyverse_link.core.errors import ConfigError
     from cyverse_link.publish.bisque import check_bisque
 
     with BisqueSandbox({"alice": SANDBOX_PASSWORD}) as sb:
@@ -248,7 +250,7 @@ def test_lookup_is_exact_despite_like_and_or_syntax() -> None:
         base = "irods://data.iplantcollaborative.org/iplant/home/shared/p/"
         sb.add_resource(base + "ab.jpg", "alice", permission="published")
         star = sb.add_resource(base + "a*.jpg", "alice", permission="published")
-        client = BisqueClient(sb.url, "alice", SANDBOX_PASSWORD, sleep=lambda s: None)
+        client = BisqueClient(sb.url, ("alice", SANDBOX_PASSWORD), retry=NO_WAIT)
         found = client.find_by_value(bisque_irods_value("/iplant/home/shared/p/a*.jpg", IRODS_HOST))
         assert found is not None and found.uniq == star.uniq
         piped = bisque_irods_value("/iplant/home/shared/p/a|b.jpg", IRODS_HOST)
@@ -266,7 +268,8 @@ def test_insert_is_not_blindly_retried() -> None:
     first); a 503 means BisQue did not act, so the insert is retried at once."""
     with BisqueSandbox({"alice": SANDBOX_PASSWORD}) as sb:
         sleeps: list[float] = []
-        client = BisqueClient(sb.url, "alice", SANDBOX_PASSWORD, sleep=sleeps.append)
+        retry = replace(BISQUE_RETRY, sleep=sleeps.append)
+        client = BisqueClient(sb.url, ("alice", SANDBOX_PASSWORD), retry=retry)
         value = bisque_irods_value("/iplant/home/shared/p/ASU0000109.jpg", IRODS_HOST)
         sb.fail_next(1, status=500, path="/blob_service/paths/insert")
         with pytest.raises(ServiceUnavailable, match="500"):

@@ -6,14 +6,15 @@ from __future__ import annotations
 
 import io
 from collections.abc import Iterator
+from dataclasses import replace
 
 import pytest
 from PIL import Image
 
-from cyverse_link.publish.bisque import BisqueClient, BisqueProvider
+from cyverse_link.core.urls import bisque_irods_value, irods_value_forms
+from cyverse_link.publish.bisque import BISQUE_RETRY, BisqueClient, BisqueProvider
 from cyverse_link.publish.bisque_xml import query_pattern
 from cyverse_link.sandbox.bisque_server import BisqueSandbox
-from cyverse_link.urls import bisque_irods_value, irods_value_forms
 
 IRODS_HOST = "data.iplantcollaborative.org"
 USERS = {"alice": "alice-reg-pw", "bob": "bob-reg-pw"}
@@ -34,7 +35,8 @@ def sb() -> Iterator[BisqueSandbox]:
 
 
 def client(sb: BisqueSandbox, user: str = "alice") -> BisqueClient:
-    return BisqueClient(sb.url, user, USERS[user], sleep=lambda s: None)
+    no_wait = replace(BISQUE_RETRY, sleep=lambda s: None)
+    return BisqueClient(sb.url, (user, USERS[user]), retry=no_wait)
 
 
 def inserts(sb: BisqueSandbox) -> int:
@@ -126,7 +128,7 @@ def test_large_rendition_never_upscales(sb: BisqueSandbox) -> None:
 
 
 def test_a_value_without_a_usable_last_segment_is_a_clear_error(sb: BisqueSandbox) -> None:
-    from cyverse_link.errors import PublishError
+    from cyverse_link.core.errors import PublishError
 
     with pytest.raises(PublishError, match="cannot register"):
         client(sb).register(f"irods://{IRODS_HOST}{FOLDER}raw#name.jpg", "raw#name.jpg")

@@ -9,7 +9,7 @@ from typing import Any
 
 from web_support import SAMPLE_JPEG
 
-from cyverse_link.verify import UrlProblem, UrlToCheck, check_urls
+from cyverse_link.admin.verify import UrlProblem, UrlToCheck, check_urls
 
 SIZE = len(SAMPLE_JPEG)
 

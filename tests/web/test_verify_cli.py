@@ -10,10 +10,10 @@ import pytest
 from click.testing import CliRunner
 from web_support import SAMPLE_JPEG, ImageHost
 
+from cyverse_link.admin.verify import targets_for
 from cyverse_link.cli import cli
-from cyverse_link.ledger import Ledger
-from cyverse_link.models import MediaUrls, Stage
-from cyverse_link.verify import targets_for
+from cyverse_link.core.models import MediaUrls, Stage
+from cyverse_link.ledger.store import Ledger
 
 
 @pytest.fixture

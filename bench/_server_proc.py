@@ -16,7 +16,7 @@ from cyverse_link.sandbox.irods import SandboxIrods
 
 def main() -> None:
     user, password, folder = sys.argv[1:4]
-    srv = SandboxIrods("4.3.1", "iplant", {user: password})
+    srv = SandboxIrods("4.3.1", zone="iplant", users={user: password})
     srv.make_shared_folder(folder, user)
     srv.start()
     print(srv.host, srv.port, flush=True)

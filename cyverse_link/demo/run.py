@@ -76,7 +76,9 @@ def run_demo(
     _prepare(work)
     irods_pw, bisque_pw = secrets.token_urlsafe(12), secrets.token_urlsafe(12)
     with ExitStack() as stack:
-        irods = stack.enter_context(SandboxIrods("4.3.1", "iplant", {DEMO_USER: irods_pw}))
+        irods = stack.enter_context(
+            SandboxIrods("4.3.1", zone="iplant", users={DEMO_USER: irods_pw})
+        )
         shared = irods.make_shared_folder(DEMO_FOLDER, DEMO_USER)
         bisque_url = ""
         if provider is UrlProvider.BISQUE:

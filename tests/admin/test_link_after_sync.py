@@ -32,7 +32,7 @@ def test_link_after_sync_changes_nothing(tmp_path: Path, monkeypatch: pytest.Mon
         add_collection(conn, institution_code="ASU", collection_code="PLANTS", collid=7)
         for cat in SPECIMENS:
             add_occurrence(conn, 7, cat)
-    with SandboxIrods("4.3.1", "iplant", {USER: PASSWORD}) as srv:
+    with SandboxIrods("4.3.1", zone="iplant", users={USER: PASSWORD}) as srv:
         srv.make_shared_folder("herbarium", USER)
         config = tmp_path / "cyverse-link.yaml"
         config.write_text(yaml.safe_dump({

@@ -52,7 +52,7 @@ def test_link_skips_what_sync_superseded_and_content_that_is_no_image(
     drop = tmp_path / "in"
     drop.mkdir()
     (drop / "ASU0000001.jpg").write_bytes(jpeg((200, 0, 0)))
-    with SandboxIrods("4.3.1", "iplant", {USER: PASSWORD}) as srv:
+    with SandboxIrods("4.3.1", zone="iplant", users={USER: PASSWORD}) as srv:
         srv.make_shared_folder("herbarium", USER)
         config = tmp_path / "cyverse-link.yaml"
         config.write_text(yaml.safe_dump({

@@ -58,7 +58,7 @@ def sync(
     between: Callable[[], None] = lambda: None,
     after: Callable[[Path], Any] = lambda config: None,
 ) -> Any:
-    with SandboxIrods("4.3.1", "iplant", {USER: PASSWORD}) as irods:
+    with SandboxIrods("4.3.1", zone="iplant", users={USER: PASSWORD}) as irods:
         irods.make_shared_folder("herbarium", USER)
         symbiota: dict[str, Any] = {"mode": mode}
         if mode == "db":

@@ -34,7 +34,7 @@ def big(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture(params=["4.3.1", "4.2.8"])
 def srv(request: pytest.FixtureRequest) -> Iterator[SandboxIrods]:
-    with SandboxIrods(request.param, ZONE, {USER: PASSWORD}) as server:
+    with SandboxIrods(request.param, zone=ZONE, users={USER: PASSWORD}) as server:
         yield server
 
 

@@ -24,7 +24,7 @@ from .test_sync_e2e import PASSWORD, USER, seed_symbiota, write_config
 
 @pytest.fixture
 def irods() -> Iterator[SandboxIrods]:
-    with SandboxIrods("4.3.1", "iplant", {USER: PASSWORD}) as srv:
+    with SandboxIrods("4.3.1", zone="iplant", users={USER: PASSWORD}) as srv:
         srv.make_shared_folder("herbarium", USER)
         yield srv
 

@@ -49,7 +49,7 @@ def served_md5(irods: SandboxIrods, path: str, local: Path) -> str:
 
 @pytest.fixture(params=["4.3.1", "4.2.8"])
 def irods(request: pytest.FixtureRequest) -> Iterator[SandboxIrods]:
-    with SandboxIrods(request.param, "iplant", {USER: PASSWORD}) as srv:
+    with SandboxIrods(request.param, zone="iplant", users={USER: PASSWORD}) as srv:
         srv.make_shared_folder("herbarium", USER)
         yield srv
 

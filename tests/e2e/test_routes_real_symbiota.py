@@ -156,7 +156,7 @@ def import_new_files(portal: RealPortal, out: Path, done: set[Path]) -> list[str
 def run_route(route: str, portal: RealPortal, tmp: Path, drop: Path) -> RunReport:
     """Sync ``drop`` to ``portal`` through ``route`` (a fresh sandbox iRODS); for csv, import
     the file through the portal's own import page."""
-    with SandboxIrods("4.3.1", "iplant", {USER: PASSWORD}) as irods:
+    with SandboxIrods("4.3.1", zone="iplant", users={USER: PASSWORD}) as irods:
         irods.make_shared_folder("herbarium", USER)
         settings = write_settings(tmp, drop, irods, symbiota_section(route, portal, tmp))
         report = run_sync(settings, retry_delay=0.01)
@@ -258,7 +258,7 @@ def test_without_read_access_the_report_says_not_checked_and_a_change_is_listed(
     folder = tmp_path / "drop"
     shutil.copytree(drop, folder)
     done: set[Path] = set()
-    with SandboxIrods("4.3.1", "iplant", {USER: PASSWORD}) as irods:
+    with SandboxIrods("4.3.1", zone="iplant", users={USER: PASSWORD}) as irods:
         irods.make_shared_folder("herbarium", USER)
         section = symbiota_section("csv-unchecked", portal, tmp_path)
         settings = write_settings(tmp_path, folder, irods, section)
@@ -293,7 +293,7 @@ def test_without_read_access_the_report_says_not_checked_and_a_change_is_listed(
 def test_check_says_whether_csv_matches_are_checked(
     real_symbiota: RealPortal, tmp_path: Path
 ) -> None:
-    with SandboxIrods("4.3.1", "iplant", {USER: PASSWORD}) as irods:
+    with SandboxIrods("4.3.1", zone="iplant", users={USER: PASSWORD}) as irods:
         irods.make_shared_folder("herbarium", USER)
         checked = write_settings(
             tmp_path, tmp_path, irods, symbiota_section("csv", real_symbiota, tmp_path)

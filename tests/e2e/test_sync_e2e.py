@@ -45,7 +45,7 @@ UPLOADED = [s for s in SAMPLES if s.expect in ("linked", "unmatched")]
 @pytest.fixture
 def irods(request: pytest.FixtureRequest) -> Iterator[SandboxIrods]:
     persona = getattr(request, "param", "4.3.1")
-    with SandboxIrods(persona, "iplant", {USER: PASSWORD}) as srv:
+    with SandboxIrods(persona, zone="iplant", users={USER: PASSWORD}) as srv:
         srv.make_shared_folder("herbarium", USER)
         yield srv
 

@@ -207,7 +207,7 @@ def make_rig(
     if out_of_process:
         srv = ServerProcess(root / "irods-data")
     else:
-        srv = SandboxIrods(persona, "iplant", {USER: IRODS_PASSWORD})
+        srv = SandboxIrods(persona, zone="iplant", users={USER: IRODS_PASSWORD})
         srv.make_shared_folder(FOLDER, USER)
         srv.start()
     rels = write_images(root / "incoming", n)

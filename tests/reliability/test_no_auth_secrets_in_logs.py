@@ -36,7 +36,7 @@ def test_vv_check_logs_no_challenge_digest_or_password(
     monkeypatch.setattr(sandbox_auth, "new_challenge", recorded)
     monkeypatch.setenv("CYVERSE_LINK_IRODS_PASSWORD", PASSWORD)
     log_file = tmp_path / "run.log"
-    with SandboxIrods(persona, "iplant", {USER: PASSWORD}) as srv:
+    with SandboxIrods(persona, zone="iplant", users={USER: PASSWORD}) as srv:
         srv.make_shared_folder("herbarium", USER)
         (tmp_path / "in").mkdir()
         cfg = {

@@ -49,6 +49,7 @@ class SandboxIrods:
     def __init__(
         self,
         persona: str = "4.3.1",
+        *,
         zone: str = "iplant",
         users: Mapping[str, str] | None = None,
         data_dir: Path | None = None,

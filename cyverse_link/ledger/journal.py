@@ -40,9 +40,6 @@ class Journal:
         with self._lock:
             if self.buffered:
                 self._buffer.extend(items)
-            elif len(items) == 1:
-                rel_path, stage, status, fields = items[0]
-                self.ledger.advance(rel_path, stage, status, **fields)
             else:
                 self.ledger.advance_many(items)
         for rel_path, stage, status, _ in items:

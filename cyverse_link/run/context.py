@@ -11,10 +11,11 @@ caller gave (tests, ``demo``) are the caller's to close.
 
 from __future__ import annotations
 
-from collections.abc import Collection, Iterator
+from collections.abc import Callable, Collection, Iterator
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from enum import Enum
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from cyverse_link.config.settings import Settings
@@ -112,7 +113,7 @@ class RunContext:
             self.ledger.finish_run(self.run_id, self.counts, report.path)
         return report
 
-    def _failed_row(self) -> Any:
+    def _failed_row(self) -> Callable[[Path | None, str], None] | None:
         ledger, run_id = self.ledger, self.run_id
         if ledger is None or run_id is None:
             return None

@@ -55,7 +55,7 @@ def source_identifier(remote: str) -> str:
 
 class Mapper:
     """Collects jobs into batches of ``batch_size``; each batch is matched and written and its
-    outcomes recorded in the ``journal``. The caller collects the outcomes with ``take``."""
+    outcomes recorded in the ``journal``; ``feed`` hands them to the caller."""
 
     def __init__(
         self,
@@ -90,14 +90,9 @@ class Mapper:
             else:
                 self.add(job)
         finally:
-            for result in self.take():
+            results, self._results = self._results, []
+            for result in results:
                 handle(result)
-
-    def take(self) -> list[Mapped]:
-        """The outcomes since the last ``take``, in order; also those of a batch that a
-        service failure stopped half way (its unmatched files were already recorded)."""
-        results, self._results = self._results, []
-        return results
 
     def flush(self) -> None:
         """Match and write what is queued."""

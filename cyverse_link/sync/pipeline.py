@@ -78,7 +78,6 @@ class SyncRun:
     ) -> None:
         s = ctx.settings
         assert ctx.ledger is not None and ctx.report is not None  # a recording run
-        self.ctx = ctx
         self.stop = stop or threading.Event()  # set (by a signal): finish up and return
         self.store = ctx.store
         self.report = ctx.report

@@ -13,23 +13,11 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from cyverse_link.core.models import MediaLink
-from cyverse_link.portal.base import sort_occurrence_value
+from cyverse_link.portal.base import MEDIA_FIELDS, MEDIA_INSERT_ONLY, sort_occurrence_value
 
-# Written on POST and PATCH; what the ledger keeps and compares.
-TRACKED = (
-    "url",
-    "thumbnailUrl",
-    "originalUrl",
-    "archiveUrl",
-    "format",
-    "hashFunction",
-    "hashValue",
-    "mediaMD5",
-    "occid",
-    "tid",
-    "sortOccurrence",
-)
-INSERT_ONLY = ("sourceIdentifier", "imageType", "owner")
+# Written on POST and PATCH; what the ledger keeps and compares (see the module docstring).
+TRACKED = tuple(f for f in MEDIA_FIELDS if f != "mediaType")
+INSERT_ONLY = tuple(f for f in MEDIA_INSERT_ONLY if f != "recordID")
 _INTS = ("occid", "tid", "sortOccurrence")
 # Validated as integer|exists by MediaController: a null is refused, so it is left out.
 _NOT_NULL = ("occid", "tid")

@@ -11,6 +11,25 @@ from cyverse_link.core.models import Match, MediaLink
 
 DEFAULT_SORT_OCCURRENCE = 5  # the media column's default in Symbiota
 
+# The media row's fields the tool writes on insert and on update (and compares to decide
+# "unchanged"), and those it writes on insert only. db mode writes them all (writer.py); api
+# mode all that its API takes (api_rows.py).
+MEDIA_FIELDS = (
+    "url",
+    "thumbnailUrl",
+    "originalUrl",
+    "archiveUrl",
+    "format",
+    "mediaType",
+    "hashFunction",
+    "hashValue",
+    "mediaMD5",
+    "occid",
+    "tid",
+    "sortOccurrence",
+)
+MEDIA_INSERT_ONLY = ("sourceIdentifier", "recordID", "imageType", "owner")
+
 
 def sort_occurrence_value(sort: int | None) -> int:
     """The ``sortOccurrence`` every route writes: the suffix's rank, else Symbiota's default."""

@@ -24,28 +24,19 @@ from cyverse_link.core.errors import AmbiguousMatch, NoMatchingRecord, ValueTooL
 from cyverse_link.core.identifiers import normalize_catalog
 from cyverse_link.core.models import Match, MatchStatus, MediaLink
 from cyverse_link.portal import curator_rules
-from cyverse_link.portal.base import WriteResult, sort_occurrence_value
+from cyverse_link.portal.base import (
+    MEDIA_FIELDS,
+    MEDIA_INSERT_ONLY,
+    WriteResult,
+    sort_occurrence_value,
+)
 from cyverse_link.portal.matching import catalog_variants
 from cyverse_link.portal.schema import BoundTable, SymbiotaSchema
 
 SKELETAL_STATUS = "unprocessed"
 ENTERED_BY = "cyverse_link"
-# Written on insert and on update; compared to decide "unchanged".
-UPDATE_COLUMNS = (
-    "url",
-    "thumbnailUrl",
-    "originalUrl",
-    "archiveUrl",
-    "format",
-    "mediaType",
-    "hashFunction",
-    "hashValue",
-    "mediaMD5",
-    "occid",
-    "tid",
-    "sortOccurrence",
-)
-INSERT_ONLY_COLUMNS = ("sourceIdentifier", "recordID", "imageType", "owner")
+UPDATE_COLUMNS = MEDIA_FIELDS  # written on insert and on update; compared for "unchanged"
+INSERT_ONLY_COLUMNS = MEDIA_INSERT_ONLY
 VARIABLE_COLUMNS = (
     "url",
     "thumbnailUrl",
